@@ -1,0 +1,284 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+
+namespace MemoryService.Data;
+
+/// <summary>
+/// A private PostgreSQL cluster owned by this process: initdb on first use, pg_ctl start/stop, a unix
+/// socket only (no TCP port to collide on or expose). Used by the service's embedded default and by the
+/// test fixture, so both run the same code.
+/// </summary>
+public sealed partial class EmbeddedPostgres : IDisposable
+{
+    private const string ServiceUser = "postgres";
+    private const int Port = 5432;
+    private readonly string _binDir;
+    private readonly ILogger _logger;
+    private FileStream? _ownerLock;
+    private int _stopped;
+
+    private EmbeddedPostgres(string clusterDirectory, string socketDirectory, string binDir, ILogger logger)
+    {
+        ClusterDirectory = clusterDirectory;
+        SocketDirectory = socketDirectory;
+        _binDir = binDir;
+        _logger = logger;
+    }
+
+    public string ClusterDirectory { get; }
+    public string SocketDirectory { get; }
+
+    public static bool IsRoot => !OperatingSystem.IsWindows() && Environment.IsPrivilegedProcess;
+
+    /// <summary>Connection string for a database of this cluster.</summary>
+    public string ConnectionString(string database) => new NpgsqlConnectionStringBuilder
+    {
+        Host = SocketDirectory,
+        Port = Port,
+        Username = ServiceUser,
+        Database = database,
+        MaxPoolSize = 50,
+    }.ConnectionString;
+
+    /// <summary>
+    /// Starts (creating on first use) the cluster in <paramref name="clusterDirectory"/> and makes sure
+    /// <paramref name="database"/> exists. Holds an exclusive lock on the folder for the process lifetime,
+    /// so a second service on the same data directory fails fast instead of sharing the server.
+    /// </summary>
+    public static EmbeddedPostgres Start(string clusterDirectory, string? binDirectory, string database,
+        TimeSpan timeout, ILogger logger)
+    {
+        clusterDirectory = Path.GetFullPath(clusterDirectory);
+        var binDir = FindBinDirectory(binDirectory);
+        var parent = Path.GetDirectoryName(clusterDirectory)!;
+        Directory.CreateDirectory(parent);
+
+        var pg = new EmbeddedPostgres(clusterDirectory, ChooseSocketDirectory(clusterDirectory), binDir, logger);
+        try
+        {
+            pg._ownerLock = AcquireOwnerLock(Path.Combine(parent, Path.GetFileName(clusterDirectory) + ".lock"));
+            pg.InitIfNeeded();
+            pg.RecoverFromKilledRun();
+            pg.WriteServerSettings();
+            pg.RunServerTool(timeout, "pg_ctl", "start", "-D", clusterDirectory, "-w", "-t",
+                ((int)timeout.TotalSeconds).ToString(), "-l", Path.Combine(clusterDirectory, "server.log"));
+            pg.EnsureDatabase(database);
+            return pg;
+        }
+        catch
+        {
+            pg.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Creates a database in this cluster if it does not exist.</summary>
+    public void EnsureDatabase(string database)
+    {
+        using var conn = new NpgsqlConnection(ConnectionString("postgres"));
+        conn.Open();
+        using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", conn);
+        exists.Parameters.AddWithValue(database);
+        if (exists.ExecuteScalar() is not null) return;
+        // CREATE DATABASE takes no parameters; quote_ident-style quoting of a name we validate ourselves.
+        if (!DatabaseName().IsMatch(database)) throw new ArgumentException($"Invalid database name '{database}'.");
+        using var create = new NpgsqlCommand($"CREATE DATABASE \"{database}\"", conn);
+        create.ExecuteNonQuery();
+    }
+
+    /// <summary>Drops a database of this cluster (tests clean up after themselves).</summary>
+    public void DropDatabase(string database)
+    {
+        if (!DatabaseName().IsMatch(database)) throw new ArgumentException($"Invalid database name '{database}'.");
+        NpgsqlConnection.ClearAllPools();
+        using var conn = new NpgsqlConnection(ConnectionString("postgres"));
+        conn.Open();
+        using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)", conn);
+        drop.ExecuteNonQuery();
+    }
+
+    public void Stop()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
+        try
+        {
+            NpgsqlConnection.ClearAllPools();
+            if (File.Exists(Path.Combine(ClusterDirectory, "postmaster.pid")))
+                RunServerTool(TimeSpan.FromSeconds(60), "pg_ctl", "stop", "-D", ClusterDirectory, "-m", "fast", "-w");
+            _logger.LogInformation("Embedded PostgreSQL stopped");
+        }
+        catch (Exception ex)
+        {
+            _logger.LogWarning(ex, "Embedded PostgreSQL did not stop cleanly");
+        }
+        finally
+        {
+            _ownerLock?.Dispose();
+            _ownerLock = null;
+        }
+    }
+
+    public void Dispose() => Stop();
+
+    private void InitIfNeeded()
+    {
+        if (File.Exists(Path.Combine(ClusterDirectory, "PG_VERSION"))) return;
+        // initdb into a scratch folder and rename, so a crash half-way never leaves a broken cluster behind.
+        var scratch = ClusterDirectory + ".init";
+        if (Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+        Directory.CreateDirectory(scratch);
+        GiveToServiceUser(scratch);
+        _logger.LogInformation("Creating embedded PostgreSQL cluster in {Directory}", ClusterDirectory);
+        RunServerTool(TimeSpan.FromMinutes(2), "initdb", "-D", scratch, "-U", ServiceUser, "-A", "trust",
+            "-E", "UTF8", "--no-locale", "--no-instructions");
+        File.AppendAllText(Path.Combine(scratch, "postgresql.conf"),
+            "\n# Written by MemoryService on every start.\ninclude_if_exists = 'memoryservice.conf'\n");
+        if (Directory.Exists(ClusterDirectory)) Directory.Delete(ClusterDirectory, recursive: true);
+        Directory.Move(scratch, ClusterDirectory);
+    }
+
+    private void WriteServerSettings()
+    {
+        if (!Directory.Exists(SocketDirectory))
+        {
+            Directory.CreateDirectory(SocketDirectory);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(SocketDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            GiveToServiceUser(SocketDirectory);
+        }
+        var conf = Path.Combine(ClusterDirectory, "memoryservice.conf");
+        File.WriteAllText(conf, $"""
+            listen_addresses = ''
+            port = {Port}
+            unix_socket_directories = '{SocketDirectory.Replace("'", "''")}'
+            max_connections = 200
+            shared_buffers = 256MB
+            work_mem = 16MB
+            maintenance_work_mem = 256MB
+            """);
+        GiveToServiceUser(conf);
+    }
+
+    /// <summary>
+    /// We hold the owner lock, so any server still running on this cluster was left by a killed run of
+    /// ours: stop it. A postmaster.pid whose process is gone (or is not postgres: PIDs get reused in
+    /// containers) is removed so the server starts.
+    /// </summary>
+    private void RecoverFromKilledRun()
+    {
+        var pidFile = Path.Combine(ClusterDirectory, "postmaster.pid");
+        if (!File.Exists(pidFile)) return;
+        var firstLine = File.ReadLines(pidFile).FirstOrDefault();
+        if (int.TryParse(firstLine, out var pid) && IsPostgresProcess(pid))
+        {
+            _logger.LogWarning("Stopping a PostgreSQL server (pid {Pid}) left behind by a previous run", pid);
+            RunServerTool(TimeSpan.FromSeconds(60), "pg_ctl", "stop", "-D", ClusterDirectory, "-m", "fast", "-w");
+        }
+        else
+        {
+            _logger.LogWarning("Removing a stale postmaster.pid left by a killed run");
+            File.Delete(pidFile);
+        }
+    }
+
+    private static bool IsPostgresProcess(int pid)
+    {
+        try
+        {
+            var comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+            return comm is "postgres" or "postmaster";
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return true; }
+    }
+
+    private static FileStream AcquireOwnerLock(string path)
+    {
+        try
+        {
+            // FileShare.None takes an flock on Linux: released by the kernel if this process dies.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new InvalidOperationException(
+                $"Another MemoryService process is using the data directory ({path} is locked). " +
+                "Stop it or set Storage:DataDirectory to another folder.");
+        }
+    }
+
+    /// <summary>Unix socket paths are limited to ~107 bytes; long data directories get a short private folder.</summary>
+    private static string ChooseSocketDirectory(string clusterDirectory)
+    {
+        var candidate = Path.Combine(Path.GetDirectoryName(clusterDirectory)!, "run");
+        if (Encoding.UTF8.GetByteCount(candidate) + 16 < 100) return candidate;
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(clusterDirectory)))[..12].ToLowerInvariant();
+        return Path.Combine(Path.GetTempPath(), $"memsvc-{hash}");
+    }
+
+    private static string FindBinDirectory(string? configured)
+    {
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            if (File.Exists(Path.Combine(configured, "initdb"))) return configured;
+            throw new InvalidOperationException($"Storage:PostgresBinDirectory '{configured}' has no initdb.");
+        }
+        const string root = "/usr/lib/postgresql";
+        var found = Directory.Exists(root)
+            ? Directory.GetDirectories(root)
+                .Select(d => (Dir: Path.Combine(d, "bin"), Version: int.TryParse(Path.GetFileName(d), out var v) ? v : 0))
+                .Where(x => File.Exists(Path.Combine(x.Dir, "initdb")))
+                .OrderByDescending(x => x.Version)
+                .Select(x => x.Dir)
+                .FirstOrDefault()
+            : null;
+        return found ?? throw new InvalidOperationException(
+            "No PostgreSQL server found (looked for initdb under /usr/lib/postgresql/*/bin). " +
+            "Run scripts/prereqs.sh, or set ConnectionStrings:Memory to use an existing server.");
+    }
+
+    private void GiveToServiceUser(string path)
+    {
+        if (!IsRoot) return;
+        Run(TimeSpan.FromSeconds(30), "chown", "-R", $"{ServiceUser}:{ServiceUser}", path);
+    }
+
+    /// <summary>PostgreSQL refuses to run as root, so as root its tools run as the postgres user.</summary>
+    private void RunServerTool(TimeSpan timeout, string tool, params string[] args)
+    {
+        var exe = Path.Combine(_binDir, tool);
+        if (IsRoot) Run(timeout, "runuser", ["-u", ServiceUser, "--", exe, .. args]);
+        else Run(timeout, exe, args);
+    }
+
+    private void Run(TimeSpan timeout, string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = "/",
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {file}.");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{Path.GetFileName(file)} {string.Join(' ', args.Take(2))} timed out after {timeout.TotalSeconds:0} s.");
+        }
+        if (p.ExitCode != 0)
+        {
+            var log = Path.Combine(ClusterDirectory, "server.log");
+            var tail = File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(10)) : "";
+            throw new InvalidOperationException(
+                $"{Path.GetFileName(file)} {string.Join(' ', args.Take(2))} failed (exit {p.ExitCode}): {stderr.Result.Trim()} {stdout.Result.Trim()}\n{tail}".Trim());
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial System.Text.RegularExpressions.Regex DatabaseName();
+}

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace MemoryService.Hosting;
+
+/// <summary>JSON and OpenAPI conventions every endpoint follows.</summary>
+public static class ApiConventions
+{
+    /// <summary>snake_case names, lowercase enum strings, UTC "Z" timestamps, unknown fields rejected.</summary>
+    public static void Configure(JsonSerializerOptions o)
+    {
+        o.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        o.DictionaryKeyPolicy = null;
+        o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false));
+        o.Converters.Add(new UtcDateTimeOffsetConverter());
+        // A misspelt field silently ignored is a bug the caller never sees: reject it.
+        o.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+    }
+
+    public static IHostApplicationBuilder AddApiConventions(this IHostApplicationBuilder builder)
+    {
+        builder.Services.ConfigureHttpJsonOptions(o => Configure(o.SerializerOptions));
+        builder.Services.AddEndpointsApiExplorer();
+        builder.Services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "MemoryService API",
+                Version = "v1",
+                Description = "Per-user long-term memory for AI assistants: store, search, and build system-prompt context.",
+            });
+            o.SupportNonNullableReferenceTypes();
+            o.AddSecurityDefinition("bearer", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "A tenant API key (or the admin key for /v1/admin).",
+            });
+            o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement
+            {
+                [new OpenApiSecuritySchemeReference("bearer", doc)] = [],
+            });
+        });
+        // Swashbuckle reads MVC's JSON options by default; make it describe what minimal APIs actually send.
+        builder.Services.AddTransient<ISerializerDataContractResolver>(sp => new JsonSerializerDataContractResolver(
+            sp.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions));
+        return builder;
+    }
+
+    public static WebApplication MapApiDocs(this WebApplication app)
+    {
+        app.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.json");
+        app.UseSwaggerUI(o =>
+        {
+            o.SwaggerEndpoint("/openapi/v1.json", "MemoryService v1");
+            o.RoutePrefix = "swagger";
+        });
+        return app;
+    }
+
+    private sealed class UtcDateTimeOffsetConverter : JsonConverter<DateTimeOffset>
+    {
+        public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            reader.GetDateTimeOffset().ToUniversalTime();
+
+        public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
+            writer.WriteStringValue(value.UtcDateTime);
+    }
+}

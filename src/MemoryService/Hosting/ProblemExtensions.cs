@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+
+namespace MemoryService.Hosting;
+
+public static class ProblemExtensions
+{
+    /// <summary>RFC 9457 problem+json for every error the service writes, with a trace id.</summary>
+    public static IHostApplicationBuilder AddProblems(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            ctx.ProblemDetails.Instance ??= ctx.HttpContext.Request.Path;
+            ctx.ProblemDetails.Extensions["trace_id"] = Activity.Current?.Id ?? ctx.HttpContext.TraceIdentifier;
+        });
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        // Malformed JSON and wrong types must reach the handler as exceptions (not empty 400s) to be explained.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        return builder;
+    }
+
+    public static IApplicationBuilder UseProblems(this IApplicationBuilder app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+}
+
+/// <summary>Thrown when a dependency (embedder, model) is unavailable; answered as 503 with the message.</summary>
+public class DependencyUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The one place unexpected and framework errors become problem+json: bad request bodies are 400/413 with
+/// the offending field, a database outage is 503, anything else a 500 without internals outside Development.
+/// </summary>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHostEnvironment env,
+    ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
+    {
+        var problem = Describe(exception);
+        if (problem.Status >= 500 && problem.Status != StatusCodes.Status503ServiceUnavailable)
+            logger.LogError(exception, "Unhandled exception");
+        else if (problem.Status >= 500)
+            logger.LogWarning("Dependency unavailable: {Message}", exception.Message);
+        if (problem.Status == StatusCodes.Status500InternalServerError && env.IsDevelopment())
+            problem.Extensions["exception"] = exception.ToString();
+
+        context.Response.StatusCode = problem.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = problem,
+            Exception = exception,
+        });
+    }
+
+    private static ProblemDetails Describe(Exception exception) => exception switch
+    {
+        BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ProblemDetails
+        {
+            Status = StatusCodes.Status413PayloadTooLarge,
+            Title = "Request body too large",
+            Detail = "The request body exceeds the size limit.",
+        },
+        BadHttpRequestException bad when FindJsonError(bad) is { } json => new HttpValidationProblemDetails(
+            new Dictionary<string, string[]> { [FieldOf(json)] = [JsonMessage(json)] })
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "Malformed request body",
+            Detail = $"The request body is not valid JSON for this endpoint: {JsonMessage(json)}",
+        },
+        BadHttpRequestException bad => new ProblemDetails
+        {
+            Status = bad.StatusCode,
+            Title = "Bad request",
+            Detail = bad.Message,
+        },
+        DependencyUnavailableException dep => new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "Dependency unavailable",
+            Detail = dep.Message,
+        },
+        NpgsqlException or TimeoutException when IsDatabase(exception) => new ProblemDetails
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "Database unavailable",
+            Detail = "The database could not be reached; nothing was changed. Retry later.",
+        },
+        OperationCanceledException => new ProblemDetails
+        {
+            Status = 499,
+            Title = "Request cancelled",
+        },
+        _ => new ProblemDetails
+        {
+            Status = StatusCodes.Status500InternalServerError,
+            Title = "Internal server error",
+            Detail = "An unexpected error occurred. Quote the trace_id when reporting it.",
+        },
+    };
+
+    private static bool IsDatabase(Exception ex) => ex is NpgsqlException { InnerException: not PostgresException } || ex is NpgsqlException { IsTransient: true } || ex.InnerException is NpgsqlException;
+
+    private static JsonException? FindJsonError(Exception ex)
+    {
+        for (var e = ex.InnerException; e is not null; e = e.InnerException)
+            if (e is JsonException json) return json;
+        return ex.Message.Contains("JSON", StringComparison.OrdinalIgnoreCase) ? new JsonException(ex.Message) : null;
+    }
+
+    private static string FieldOf(JsonException json) =>
+        json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+
+    private static string JsonMessage(JsonException json)
+    {
+        var message = json.Message;
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).Replace("System.", "", StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,256 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MemoryService.Data;
+using MemoryService.Retrieval;
+using MemoryService.Users;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MemoryService.Memories;
+
+/// <summary>Whose memories: a user's (UserId set) or the tenant's app knowledge (UserId null).</summary>
+public sealed record Owner(Guid TenantId, string? UserId)
+{
+    public bool IsKnowledge => UserId is null;
+}
+
+/// <summary>A response to store with the write it describes, for Idempotency-Key replays.</summary>
+public sealed record IdempotentResponse(string Key, byte[] RequestHash, int StatusCode, Func<IReadOnlyList<Memory>, string> Body, string? Location);
+
+/// <summary>
+/// The system of record. Every write is one transaction: rows, history and any idempotency record
+/// commit together or not at all. Every query is keyed by tenant (and user), never by id alone.
+/// </summary>
+public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clock)
+{
+    public MemoryDb Db => db;
+
+    /// <summary>Embeds then inserts all items in one statement; throws before writing if the embedder fails.</summary>
+    public async Task<IReadOnlyList<Memory>> CreateAsync(Owner owner, IReadOnlyList<CreateMemoryRequest> items, string actor,
+        IdempotentResponse? idempotency, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var memories = items.Select(r => new Memory
+        {
+            Id = Guid.CreateVersion7(now),
+            TenantId = owner.TenantId,
+            UserId = owner.UserId,
+            Kind = r.Kind ?? (owner.IsKnowledge ? MemoryKind.Knowledge : MemoryKind.Fact),
+            Content = r.Content!.Trim(),
+            Key = r.Key,
+            Tags = r.Tags?.Distinct().ToArray() ?? [],
+            Metadata = r.Metadata ?? [],
+            Importance = (float)(r.Importance ?? 0.5),
+            Confidence = (float)(r.Confidence ?? 1.0),
+            Source = r.Source ?? MemorySource.User,
+            ObservedAt = (r.ObservedAt ?? now).ToUniversalTime(),
+            CreatedAt = now,
+            UpdatedAt = now,
+            ValidFrom = (r.ObservedAt ?? now).ToUniversalTime(),
+            ExpiresAt = r.ExpiresAt?.ToUniversalTime(),
+            EmbeddingModel = embedder.ModelId,
+        }).ToList();
+
+        // 1. embed outside the transaction: a slow or failed model call holds no locks and writes nothing
+        var vectors = await embedder.EmbedAsync(memories.Select(m => m.Content).ToList(), ct);
+
+        // 2. one transaction: user row, memories + history, idempotency record
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (owner.UserId is not null) await EnsureUserAsync(owner, now, tx, ct);
+        await InsertAsync(memories, vectors, actor, tx, ct);
+        if (idempotency is not null)
+        {
+            db.Add(new IdempotencyRecord
+            {
+                TenantId = owner.TenantId,
+                Key = idempotency.Key,
+                RequestHash = idempotency.RequestHash,
+                UserId = owner.UserId,
+                StatusCode = idempotency.StatusCode,
+                ResponseBody = idempotency.Body(memories),
+                Location = idempotency.Location,
+                CreatedAt = now,
+            });
+            await db.SaveChangesAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return memories;
+    }
+
+    public Task<IdempotencyRecord?> FindIdempotencyAsync(Guid tenantId, string key, CancellationToken ct) =>
+        db.Set<IdempotencyRecord>().AsNoTracking().FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Key == key, ct);
+
+    private async Task EnsureUserAsync(Owner owner, DateTimeOffset now, IDbContextTransaction tx, CancellationToken ct)
+    {
+        await using var cmd = Command("INSERT INTO users (tenant_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", tx);
+        cmd.Parameters.AddWithValue(owner.TenantId);
+        cmd.Parameters.AddWithValue(owner.UserId!);
+        cmd.Parameters.AddWithValue(now);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>One INSERT for the whole batch (rows, vectors and their history), so 1,000 items cost one round trip.</summary>
+    private async Task InsertAsync(List<Memory> ms, float[][] vectors, string actor, IDbContextTransaction tx, CancellationToken ct)
+    {
+        var dim = vectors[0].Length;
+        var flat = new float[ms.Count * dim];
+        for (var i = 0; i < vectors.Length; i++) vectors[i].CopyTo(flat, i * dim);
+
+        await using var cmd = Command("""
+            WITH d AS (
+                SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::real[],
+                                     $11::real[], $12::text[], $13::timestamptz[], $14::timestamptz[])
+                     WITH ORDINALITY AS d(id, kind, content, key, tags, metadata, importance, confidence, source, observed_at, expires_at, ord)
+            ), ins AS (
+                INSERT INTO memories (id, tenant_id, user_id, kind, content, key, tags, metadata, importance, confidence, source,
+                                      observed_at, created_at, updated_at, valid_from, expires_at, embedding, embedding_model)
+                SELECT d.id, $1, $2, d.kind, d.content, d.key, ARRAY(SELECT jsonb_array_elements_text(d.tags::jsonb)),
+                       d.metadata::jsonb, d.importance, d.confidence, d.source, d.observed_at, $3, $3, d.observed_at, d.expires_at,
+                       ($15::real[])[(d.ord - 1) * $16 + 1 : d.ord * $16]::vector, $17
+                FROM d
+                RETURNING id, content
+            )
+            INSERT INTO memory_history (tenant_id, user_id, memory_id, event, new_content, changed_at, actor)
+            SELECT $1, $2, ins.id, 'created', ins.content, $3, $18 FROM ins
+            """, tx);
+        var p = cmd.Parameters;
+        p.AddWithValue(ms[0].TenantId);
+        p.Add(new NpgsqlParameter { Value = (object?)ms[0].UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        p.AddWithValue(ms[0].CreatedAt);
+        p.AddWithValue(ms.Select(m => m.Id).ToArray());
+        p.AddWithValue(ms.Select(m => m.Kind.ToString().ToLowerInvariant()).ToArray());
+        p.AddWithValue(ms.Select(m => m.Content).ToArray());
+        p.Add(new NpgsqlParameter { Value = ms.Select(m => m.Key).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        p.AddWithValue(ms.Select(m => JsonSerializer.Serialize(m.Tags)).ToArray());
+        p.AddWithValue(ms.Select(m => m.Metadata.ToJsonString()).ToArray());
+        p.AddWithValue(ms.Select(m => m.Importance).ToArray());
+        p.AddWithValue(ms.Select(m => m.Confidence).ToArray());
+        p.AddWithValue(ms.Select(m => m.Source.ToString().ToLowerInvariant()).ToArray());
+        p.AddWithValue(ms.Select(m => m.ObservedAt).ToArray());
+        p.Add(new NpgsqlParameter { Value = ms.Select(m => m.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        p.AddWithValue(flat);
+        p.AddWithValue(dim);
+        p.AddWithValue(embedder.ModelId);
+        p.AddWithValue(actor);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public IQueryable<Memory> Owned(Owner owner) =>
+        db.Set<Memory>().Where(m => m.TenantId == owner.TenantId && m.UserId == owner.UserId);
+
+    public Task<Memory?> GetAsync(Owner owner, Guid id, CancellationToken ct) =>
+        Owned(owner).AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
+
+    public Task<List<MemoryHistory>> HistoryAsync(Owner owner, Guid id, CancellationToken ct) =>
+        db.Set<MemoryHistory>().AsNoTracking()
+            .Where(h => h.TenantId == owner.TenantId && h.UserId == owner.UserId && h.MemoryId == id)
+            .OrderBy(h => h.Id).ToListAsync(ct);
+
+    public enum WriteOutcome { Done, NotFound, Stale }
+
+    /// <summary>Applies a merge patch; <paramref name="ifMatch"/> (a version) makes it conditional.</summary>
+    public async Task<(WriteOutcome Outcome, Memory? Memory)> PatchAsync(Owner owner, Guid id, JsonObject patch, int? ifMatch,
+        string actor, CancellationToken ct)
+    {
+        var memory = await Owned(owner).FirstOrDefaultAsync(m => m.Id == id, ct);
+        if (memory is null) return (WriteOutcome.NotFound, null);
+        if (ifMatch is { } v && v != memory.Version) return (WriteOutcome.Stale, memory);
+
+        var oldContent = memory.Content;
+        if (patch.TryGetPropertyValue("content", out var content)) memory.Content = content!.GetValue<string>().Trim();
+        if (patch.TryGetPropertyValue("importance", out var importance)) memory.Importance = (float)importance!.GetValue<double>();
+        if (patch.TryGetPropertyValue("tags", out var tags)) memory.Tags = tags?.AsArray().Select(t => t!.GetValue<string>()).Distinct().ToArray() ?? [];
+        if (patch.TryGetPropertyValue("metadata", out var metadata)) memory.Metadata = metadata?.DeepClone().AsObject() ?? [];
+        if (patch.TryGetPropertyValue("key", out var key)) memory.Key = key?.GetValue<string>();
+        if (patch.TryGetPropertyValue("expires_at", out var expires)) memory.ExpiresAt = expires?.GetValue<DateTimeOffset>().ToUniversalTime();
+
+        var contentChanged = memory.Content != oldContent;
+        float[]? vector = contentChanged ? await embedder.EmbedAsync(memory.Content, ct) : null;
+
+        var now = clock.GetUtcNow();
+        memory.UpdatedAt = now;
+        memory.Version++;
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        db.Add(new MemoryHistory
+        {
+            TenantId = owner.TenantId, UserId = owner.UserId, MemoryId = id, Event = MemoryEvent.Updated,
+            OldContent = oldContent, NewContent = memory.Content, ChangedAt = now, Actor = actor,
+        });
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return (WriteOutcome.Stale, null);
+        }
+        if (vector is not null)
+        {
+            await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::vector, embedding_model = $3 WHERE id = $1", tx);
+            cmd.Parameters.AddWithValue(id);
+            cmd.Parameters.AddWithValue(vector);
+            cmd.Parameters.AddWithValue(embedder.ModelId);
+            await cmd.ExecuteNonQueryAsync(ct);
+            memory.EmbeddingModel = embedder.ModelId;
+        }
+        await tx.CommitAsync(ct);
+        return (WriteOutcome.Done, memory);
+    }
+
+    public async Task<WriteOutcome> DeleteAsync(Owner owner, Guid id, int? ifMatch, string actor, CancellationToken ct)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var memory = await Owned(owner).AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
+        if (memory is null) return WriteOutcome.NotFound;
+        if (ifMatch is { } v && v != memory.Version) return WriteOutcome.Stale;
+        var deleted = await Owned(owner).Where(m => m.Id == id && m.Version == memory.Version).ExecuteDeleteAsync(ct);
+        if (deleted == 0) return WriteOutcome.Stale;
+        db.Add(new MemoryHistory
+        {
+            TenantId = owner.TenantId, UserId = owner.UserId, MemoryId = id, Event = MemoryEvent.Deleted,
+            OldContent = memory.Content, ChangedAt = clock.GetUtcNow(), Actor = actor,
+        });
+        await db.SaveChangesAsync(ct);
+        await tx.CommitAsync(ct);
+        return WriteOutcome.Done;
+    }
+
+    public Task<bool> UserExistsAsync(Guid tenantId, string userId, CancellationToken ct) =>
+        db.Set<AppUser>().AnyAsync(u => u.TenantId == tenantId && u.Id == userId, ct);
+
+    /// <summary>Deletes every memory of the user (history records each deletion); the user is kept.</summary>
+    public async Task<int?> ResetAsync(Guid tenantId, string userId, string actor, CancellationToken ct)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        if (!await UserExistsAsync(tenantId, userId, ct)) return null;
+        await using var cmd = Command("""
+            WITH gone AS (DELETE FROM memories WHERE tenant_id = $1 AND user_id = $2 RETURNING id, content)
+            INSERT INTO memory_history (tenant_id, user_id, memory_id, event, old_content, changed_at, actor)
+            SELECT $1, $2, id, 'deleted', content, $3, $4 FROM gone
+            """, tx);
+        cmd.Parameters.AddWithValue(tenantId);
+        cmd.Parameters.AddWithValue(userId);
+        cmd.Parameters.AddWithValue(clock.GetUtcNow());
+        cmd.Parameters.AddWithValue(actor);
+        var count = await cmd.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+        return count;
+    }
+
+    /// <summary>Erases the user: memories, history, stored idempotent responses and the user row.</summary>
+    public async Task<bool> EraseAsync(Guid tenantId, string userId, CancellationToken ct)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await db.Set<MemoryHistory>().Where(h => h.TenantId == tenantId && h.UserId == userId).ExecuteDeleteAsync(ct);
+        await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
+        await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);
+        var users = await db.Set<AppUser>().Where(u => u.TenantId == tenantId && u.Id == userId).ExecuteDeleteAsync(ct);
+        await tx.CommitAsync(ct);
+        return users > 0;
+    }
+
+    private NpgsqlCommand Command(string sql, IDbContextTransaction tx) =>
+        new(sql, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction());
+}

@@ -1,13 +1,19 @@
 // Benchmarks print their figures; they are not timed tests. Usage: dotnet run -c Release --project bench/MemoryService.Bench -- <name> [options]
+using MemoryService.Bench;
+
 var name = args.FirstOrDefault() ?? "help";
 var rest = args.Skip(1).ToArray();
 return name switch
 {
+    "embedding" => EmbeddingBenchmark.Run(rest),
     _ => Help(),
 };
 
 static int Help()
 {
-    Console.WriteLine("benchmarks: (none yet)");
+    Console.WriteLine("benchmarks:");
+    Console.WriteLine("  embedding   hashing embedder throughput and vector-only evidence recall@5/10/25 on LoCoMo");
+    Console.WriteLine("              [--data locomo-dev.json] [--dimensions 384] [--seconds 3]");
+    Console.WriteLine("              [--provider openai --base-url URL --model NAME [--api-key KEY]]");
     return 2;
 }

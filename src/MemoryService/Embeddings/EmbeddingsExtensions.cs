@@ -1,0 +1,36 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace MemoryService.Embeddings;
+
+public static class EmbeddingsExtensions
+{
+    /// <summary>
+    /// Binds <see cref="EmbeddingsOptions"/> and registers the one embedding generator chosen by
+    /// <c>Embeddings:Provider</c>, plus <see cref="IEmbeddingModel"/> describing it.
+    /// </summary>
+    public static IHostApplicationBuilder AddEmbeddings(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<EmbeddingsOptions>()
+            .BindConfiguration(EmbeddingsOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        // Chosen once here, so the rest of the service never branches on the provider.
+        builder.Services.AddSingleton<IEmbeddingGenerator<string, Embedding<float>>>(sp =>
+            CreateGenerator(sp.GetRequiredService<IOptions<EmbeddingsOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton<IEmbeddingModel>(sp => EmbeddingModel.From(
+            sp.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>(),
+            sp.GetRequiredService<IOptions<EmbeddingsOptions>>().Value.Dimensions));
+        return builder;
+    }
+
+    internal static IEmbeddingGenerator<string, Embedding<float>> CreateGenerator(EmbeddingsOptions options, ILoggerFactory loggerFactory) =>
+        options.Provider.ToLowerInvariant() switch
+        {
+            EmbeddingProviders.Hashing => new HashingEmbeddingGenerator(options.Dimensions),
+            EmbeddingProviders.OpenAi => new OpenAiEmbeddingGenerator(options, loggerFactory.CreateLogger<OpenAiEmbeddingGenerator>()),
+            _ => throw new InvalidOperationException(
+                $"Unknown embeddings provider '{options.Provider}'. Set Embeddings:Provider to one of: {string.Join(", ", EmbeddingProviders.All)}."),
+        };
+}

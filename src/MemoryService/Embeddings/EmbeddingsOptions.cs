@@ -1,0 +1,70 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MemoryService.Embeddings;
+
+/// <summary>Configuration section "Embeddings": which provider turns text into vectors, and how to reach it.</summary>
+public sealed class EmbeddingsOptions : IValidatableObject
+{
+    public const string SectionName = "Embeddings";
+
+    /// <summary>"hashing" (built-in, no external service) or "openai" (any OpenAI-compatible /v1/embeddings server).</summary>
+    [Required]
+    public string Provider { get; set; } = EmbeddingProviders.Hashing;
+
+    /// <summary>Vector length. Must match the database column, so changing it means re-embedding.</summary>
+    [Range(8, 8192)]
+    public int Dimensions { get; set; } = 384;
+
+    /// <summary>Base URL of the OpenAI-compatible API, including "/v1" (e.g. http://localhost:11434/v1 for Ollama).</summary>
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>Model name sent to the server (openai provider only).</summary>
+    public string? Model { get; set; }
+
+    /// <summary>API key; local servers usually accept any value, so it may be left empty.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// Send <see cref="Dimensions"/> as the "dimensions" request field (openai provider). Turn off for
+    /// servers or models that reject it (ada-002, some vLLM models); vectors must still have that length.
+    /// </summary>
+    public bool SendDimensions { get; set; } = true;
+
+    /// <summary>Most texts sent in one request; servers cap the input array (OpenAI at 2048, TEI often at 32).</summary>
+    [Range(1, 2048)]
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>Timeout of one HTTP attempt, not of the whole call with its retries.</summary>
+    [Range(1, 600)]
+    public int TimeoutSeconds { get; set; } = 15;
+
+    /// <summary>Retries after the first attempt on 429, 5xx, timeouts and connection failures.</summary>
+    [Range(0, 10)]
+    public int MaxRetries { get; set; } = 3;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!EmbeddingProviders.All.Contains(Provider, StringComparer.OrdinalIgnoreCase))
+        {
+            yield return new ValidationResult(
+                $"Unknown embeddings provider '{Provider}'. Use one of: {string.Join(", ", EmbeddingProviders.All)}.",
+                [nameof(Provider)]);
+        }
+
+        if (string.Equals(Provider, EmbeddingProviders.OpenAi, StringComparison.OrdinalIgnoreCase))
+        {
+            if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
+                yield return new ValidationResult("Embeddings:BaseUrl must be an absolute URL when Provider is 'openai'.", [nameof(BaseUrl)]);
+            if (string.IsNullOrWhiteSpace(Model))
+                yield return new ValidationResult("Embeddings:Model is required when Provider is 'openai'.", [nameof(Model)]);
+        }
+    }
+}
+
+/// <summary>Names accepted in <see cref="EmbeddingsOptions.Provider"/>.</summary>
+public static class EmbeddingProviders
+{
+    public const string Hashing = "hashing";
+    public const string OpenAi = "openai";
+    public static readonly IReadOnlyList<string> All = [Hashing, OpenAi];
+}

@@ -1,0 +1,206 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using Microsoft.Extensions.AI;
+using OpenAI;
+using OpenAI.Embeddings;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+using AiEmbeddingOptions = Microsoft.Extensions.AI.EmbeddingGenerationOptions;
+using OpenAiEmbeddingOptions = OpenAI.Embeddings.EmbeddingGenerationOptions;
+
+namespace MemoryService.Embeddings;
+
+/// <summary>
+/// Embeds through any OpenAI-compatible <c>/v1/embeddings</c> endpoint (OpenAI, Azure OpenAI, Ollama,
+/// vLLM, TEI, LM Studio) with the official SDK. Inputs are sent in batches of
+/// <see cref="EmbeddingsOptions.BatchSize"/>; each request has its own timeout and is retried with
+/// exponential backoff on 429, 5xx, timeouts and connection failures. When that is not enough it throws
+/// <see cref="EmbeddingUnavailableException"/>.
+/// </summary>
+public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+{
+    private static readonly TimeSpan DefaultRetryBaseDelay = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(30);
+
+    private readonly EmbeddingClient _client;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly EmbeddingsOptions _options;
+    private readonly EmbeddingGeneratorMetadata _metadata;
+    private readonly ILogger _logger;
+    private readonly string _providerName;
+
+    /// <param name="options">Needs <c>BaseUrl</c> and <c>Model</c>; the rest have defaults.</param>
+    /// <param name="logger">Logs each retry.</param>
+    public OpenAiEmbeddingGenerator(EmbeddingsOptions options, ILogger<OpenAiEmbeddingGenerator>? logger = null)
+        : this(options, logger, DefaultRetryBaseDelay)
+    {
+    }
+
+    // Tests shorten the backoff; production keeps the default.
+    internal OpenAiEmbeddingGenerator(EmbeddingsOptions options, ILogger? logger, TimeSpan retryBaseDelay)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.BaseUrl is null) throw new ArgumentException("Embeddings:BaseUrl is required for the openai provider.", nameof(options));
+        if (string.IsNullOrWhiteSpace(options.Model)) throw new ArgumentException("Embeddings:Model is required for the openai provider.", nameof(options));
+
+        _options = options;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+        _providerName = $"openai ({options.BaseUrl})";
+        ModelId = $"openai:{options.Model}";
+        Dimensions = options.Dimensions;
+        _metadata = new EmbeddingGeneratorMetadata("openai", options.BaseUrl, ModelId, options.Dimensions);
+
+        _client = new EmbeddingClient(
+            options.Model,
+            // Local servers ignore the key, but the SDK refuses an empty one.
+            new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "unused" : options.ApiKey),
+            new OpenAIClientOptions
+            {
+                Endpoint = options.BaseUrl,
+                // Our pipeline below is the only retry layer; two layers would multiply attempts and hide the timeout.
+                RetryPolicy = new ClientRetryPolicy(0),
+                // The Polly timeout governs each attempt; this only stops the SDK's 100 s default from being shorter.
+                NetworkTimeout = TimeSpan.FromSeconds(options.TimeoutSeconds + 5),
+            });
+        _pipeline = BuildPipeline(options, retryBaseDelay);
+    }
+
+    /// <summary>Id recorded with every vector, e.g. "openai:text-embedding-3-small".</summary>
+    public string ModelId { get; }
+
+    /// <summary>Length of every vector (the configured <see cref="EmbeddingsOptions.Dimensions"/>).</summary>
+    public int Dimensions { get; }
+
+    public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
+        IEnumerable<string> values, AiEmbeddingOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var inputs = values as IReadOnlyList<string> ?? values.ToList();
+        var dimensions = options?.Dimensions ?? Dimensions;
+        var requestOptions = _options.SendDimensions ? new OpenAiEmbeddingOptions { Dimensions = dimensions } : new OpenAiEmbeddingOptions();
+
+        var result = new GeneratedEmbeddings<Embedding<float>>(inputs.Count);
+        // Batches go one after another: a memory write rarely has more than one, and a backfill should not flood the server.
+        for (var offset = 0; offset < inputs.Count; offset += _options.BatchSize)
+        {
+            var batch = inputs.Skip(offset).Take(_options.BatchSize).ToList();
+            var collection = await SendAsync(batch, requestOptions, cancellationToken);
+
+            if (collection.Count != batch.Count)
+                throw new EmbeddingUnavailableException(_providerName, $"asked for {batch.Count} embeddings, got {collection.Count}.");
+
+            var created = DateTimeOffset.UtcNow;
+            // The API returns an index per item; order by it rather than trusting response order.
+            foreach (var item in collection.OrderBy(e => e.Index))
+            {
+                var vector = item.ToFloats();
+                if (vector.Length != dimensions)
+                    throw new InvalidOperationException(
+                        $"Model '{_options.Model}' at {_options.BaseUrl} returned {vector.Length} dimensions, but Embeddings:Dimensions is {dimensions}.");
+                result.Add(new Embedding<float>(vector) { ModelId = ModelId, CreatedAt = created });
+            }
+
+            if (collection.Usage is { } usage)
+            {
+                result.Usage ??= new UsageDetails { InputTokenCount = 0, TotalTokenCount = 0 };
+                result.Usage.InputTokenCount += usage.InputTokenCount;
+                result.Usage.TotalTokenCount += usage.TotalTokenCount;
+            }
+        }
+        return result;
+    }
+
+    private async Task<OpenAIEmbeddingCollection> SendAsync(List<string> batch, OpenAiEmbeddingOptions requestOptions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _pipeline.ExecuteAsync(
+                static async (state, ct) => (await state.Client.GenerateEmbeddingsAsync(state.Batch, state.Options, ct)).Value,
+                (Client: _client, Batch: batch, Options: requestOptions),
+                cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (TimeoutRejectedException ex)
+        {
+            throw new EmbeddingUnavailableException(_providerName, $"no answer within {_options.TimeoutSeconds} s{Attempts()}.", ex);
+        }
+        catch (ClientResultException ex) when (ex.Status == 0)
+        {
+            throw new EmbeddingUnavailableException(_providerName, $"cannot connect{Attempts()}: {ex.Message}", ex);
+        }
+        catch (ClientResultException ex)
+        {
+            throw new EmbeddingUnavailableException(_providerName, $"HTTP {ex.Status}{Attempts()}: {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException)
+        {
+            throw new EmbeddingUnavailableException(_providerName, $"request failed{Attempts()}: {ex.Message}", ex);
+        }
+    }
+
+    private string Attempts() => _options.MaxRetries > 0 ? $" after {_options.MaxRetries + 1} attempts" : "";
+
+    private ResiliencePipeline BuildPipeline(EmbeddingsOptions options, TimeSpan retryBaseDelay)
+    {
+        var builder = new ResiliencePipelineBuilder();
+        if (options.MaxRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = options.MaxRetries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = retryBaseDelay,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && IsTransient(ex, args.Context.CancellationToken)),
+                // A 429 often says how long to wait; honour it within reason.
+                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome.Exception)),
+                OnRetry = args =>
+                {
+                    _logger.LogWarning(args.Outcome.Exception, "Embedding request to {Provider} failed (attempt {Attempt}); retrying in {Delay}.",
+                        _providerName, args.AttemptNumber + 1, args.RetryDelay);
+                    return ValueTask.CompletedTask;
+                },
+            });
+        }
+        // Inside the retry, so the timeout applies to each attempt rather than to the whole call.
+        builder.AddTimeout(TimeSpan.FromSeconds(options.TimeoutSeconds));
+        return builder.Build();
+    }
+
+    private static bool IsTransient(Exception exception, CancellationToken callerToken) => exception switch
+    {
+        ClientResultException { Status: 0 or 408 or 429 or >= 500 } => true,
+        TimeoutRejectedException or HttpRequestException or IOException => true,
+        // The SDK's own network timeout surfaces as a cancellation nobody asked for.
+        OperationCanceledException => !callerToken.IsCancellationRequested,
+        _ => false,
+    };
+
+    private static TimeSpan? RetryAfter(Exception? exception)
+    {
+        if (exception is ClientResultException { Status: 429 } ex
+            && ex.GetRawResponse()?.Headers.TryGetValue("Retry-After", out var value) == true
+            && double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds >= 0)
+        {
+            var delay = TimeSpan.FromSeconds(seconds);
+            return delay < MaxRetryAfter ? delay : MaxRetryAfter;
+        }
+        return null; // fall back to the exponential backoff
+    }
+
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null) return null;
+        if (serviceType == typeof(EmbeddingGeneratorMetadata)) return _metadata;
+        if (serviceType == typeof(EmbeddingClient)) return _client;
+        return serviceType.IsInstanceOfType(this) ? this : null;
+    }
+
+    public void Dispose() { }
+}

@@ -1,5 +1,9 @@
 using MemoryService.Data;
+using MemoryService.Embeddings;
 using MemoryService.Hosting;
+using MemoryService.Memories;
+using MemoryService.Tenancy;
+using MemoryService.Users;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -7,13 +11,21 @@ builder.AddAppLogging();
 builder.AddProblems();
 builder.AddApiConventions();
 builder.AddDatabase();
+builder.AddTenancy();
+builder.AddEmbeddings();
+builder.AddMemories();
 
 var app = builder.Build();
 
 app.UseProblems();
+app.UseBodySizeLimit();
 app.UseRequestLogging();
+app.UseTenantAuthentication();
 app.MapApiDocs();
 app.MapHealth();
+app.MapAdmin();
+app.MapUsers();
+app.MapMemories();
 
 app.Run();
 

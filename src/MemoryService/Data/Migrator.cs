@@ -14,7 +14,10 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
 
     public static IReadOnlyList<(string Version, string Sql)> Migrations { get; } = LoadMigrations();
 
-    public async Task MigrateAsync(CancellationToken ct)
+    public Task MigrateAsync(CancellationToken ct) => MigrateAsync(Migrations, ct);
+
+    /// <summary>Applies <paramref name="migrations"/> not yet recorded (tests pass their own list).</summary>
+    public async Task MigrateAsync(IReadOnlyList<(string Version, string Sql)> migrations, CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await RequirePgvectorAsync(conn, ct);
@@ -31,7 +34,7 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
             await using (var reader = await cmd.ExecuteReaderAsync(ct))
                 while (await reader.ReadAsync(ct)) applied.Add(reader.GetString(0));
 
-            foreach (var (version, sql) in Migrations.Where(m => !applied.Contains(m.Version)))
+            foreach (var (version, sql) in migrations.Where(m => !applied.Contains(m.Version)))
             {
                 await using var tx = await conn.BeginTransactionAsync(ct);
                 await using (var batch = new NpgsqlCommand(sql, conn, tx)) await batch.ExecuteNonQueryAsync(ct);

@@ -73,7 +73,9 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHo
         {
             Status = StatusCodes.Status400BadRequest,
             Title = "Malformed request body",
-            Detail = $"The request body is not valid JSON for this endpoint: {JsonMessage(json)}",
+            Detail = FieldOf(json) == "body"
+                ? $"The request body is not valid JSON: {JsonMessage(json)}"
+                : $"The field '{FieldOf(json)}' has a value of the wrong type or one that is not allowed, or is not a field of this request.",
         },
         BadHttpRequestException bad => new ProblemDetails
         {
@@ -115,11 +117,17 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHo
         return ex.Message.Contains("JSON", StringComparison.OrdinalIgnoreCase) ? new JsonException(ex.Message) : null;
     }
 
+    /// <summary>A type or unknown-field error names its field; a syntax error is about the whole body.</summary>
     private static string FieldOf(JsonException json) =>
-        json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+        (json.Message.Contains("could not be converted", StringComparison.Ordinal) || json.Message.Contains("could not be mapped", StringComparison.Ordinal))
+        && json.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
 
     private static string JsonMessage(JsonException json)
     {
+        if (FieldOf(json) != "body" && json.Message.Contains("could not be converted", StringComparison.Ordinal))
+            return "Wrong type, or a value that is not allowed.";
+        if (json.Message.Contains("could not be mapped", StringComparison.Ordinal))
+            return "Not a field of this request.";
         var message = json.Message;
         var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         return (cut > 0 ? message[..cut] : message).Replace("System.", "", StringComparison.Ordinal);

@@ -22,7 +22,10 @@ public static class MemoriesApi
     public static IEndpointRouteBuilder MapMemories(this IEndpointRouteBuilder app)
     {
         var user = app.MapGroup("/v1/users/{user_id}/memories").WithTags("Memories")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         user.MapPost("", CreateForUser).WithName("CreateMemory").WithSummary("Store one memory for a user.");
         user.MapPost("/batch", BatchForUser).WithName("CreateMemoriesBatch")
             .WithSummary("Store up to 1,000 memories for a user, all or nothing.");
@@ -34,7 +37,10 @@ public static class MemoriesApi
         user.MapGet("/{id:guid}/history", HistoryForUser).WithName("GetMemoryHistory").WithSummary("Every change to one memory, oldest first.");
 
         var knowledge = app.MapGroup("/v1/knowledge").WithTags("Knowledge")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         knowledge.MapPost("", CreateKnowledge).WithName("CreateKnowledge").WithSummary("Store one item of app-wide knowledge.");
         knowledge.MapPost("/batch", BatchKnowledge).WithName("CreateKnowledgeBatch").WithSummary("Store up to 1,000 knowledge items, all or nothing.");
         knowledge.MapGet("", ListKnowledge).WithName("ListKnowledge").WithSummary("List the tenant's knowledge, newest first.");
@@ -48,25 +54,25 @@ public static class MemoriesApi
 
     // ---- thin route wrappers: resolve the owner, then share one implementation ----
 
-    private static Task<Results<Created<MemoryResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>> CreateForUser(
+    private static Task<Results<Created<MemoryResponse>, ValidationProblem, ProblemHttpResult>> CreateForUser(
         [Description("The client's user id.")] string user_id, CreateMemoryRequest request, Caller caller, MemoryStore store,
         IOptions<MemoriesOptions> options, HttpContext http, CancellationToken ct) =>
         UserOwner(caller, user_id) is { } owner
             ? Create(owner, request, caller, store, options.Value, http, ct)
-            : Task.FromResult<Results<Created<MemoryResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>>(InvalidUser());
+            : Task.FromResult<Results<Created<MemoryResponse>, ValidationProblem, ProblemHttpResult>>(InvalidUser());
 
-    private static Task<Results<Created<MemoryResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>> CreateKnowledge(
+    private static Task<Results<Created<MemoryResponse>, ValidationProblem, ProblemHttpResult>> CreateKnowledge(
         CreateMemoryRequest request, Caller caller, MemoryStore store, IOptions<MemoriesOptions> options, HttpContext http, CancellationToken ct) =>
         Create(new Owner(caller.TenantId, null), request, caller, store, options.Value, http, ct);
 
-    private static Task<Results<Created<BatchResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>> BatchForUser(
+    private static Task<Results<Created<BatchResponse>, ValidationProblem, ProblemHttpResult>> BatchForUser(
         string user_id, BatchCreateRequest request, Caller caller, MemoryStore store, IOptions<MemoriesOptions> options,
         HttpContext http, CancellationToken ct) =>
         UserOwner(caller, user_id) is { } owner
             ? Batch(owner, request, caller, store, options.Value, http, ct)
-            : Task.FromResult<Results<Created<BatchResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>>(InvalidUser());
+            : Task.FromResult<Results<Created<BatchResponse>, ValidationProblem, ProblemHttpResult>>(InvalidUser());
 
-    private static Task<Results<Created<BatchResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>> BatchKnowledge(
+    private static Task<Results<Created<BatchResponse>, ValidationProblem, ProblemHttpResult>> BatchKnowledge(
         BatchCreateRequest request, Caller caller, MemoryStore store, IOptions<MemoriesOptions> options, HttpContext http, CancellationToken ct) =>
         Batch(new Owner(caller.TenantId, null), request, caller, store, options.Value, http, ct);
 
@@ -80,54 +86,54 @@ public static class MemoriesApi
         Caller caller, MemoryStore store, CancellationToken ct) =>
         List(new Owner(caller.TenantId, null), query, store, ct);
 
-    private static Task<Results<Ok<MemoryResponse>, NotFound<ProblemDetails>>> GetForUser(string user_id, Guid id, Caller caller,
+    private static Task<Results<Ok<MemoryResponse>, ProblemHttpResult>> GetForUser(string user_id, Guid id, Caller caller,
         MemoryStore store, HttpContext http, CancellationToken ct) =>
         Get(new Owner(caller.TenantId, user_id), id, store, http, ct);
 
-    private static Task<Results<Ok<MemoryResponse>, NotFound<ProblemDetails>>> GetKnowledge(Guid id, Caller caller,
+    private static Task<Results<Ok<MemoryResponse>, ProblemHttpResult>> GetKnowledge(Guid id, Caller caller,
         MemoryStore store, HttpContext http, CancellationToken ct) =>
         Get(new Owner(caller.TenantId, null), id, store, http, ct);
 
-    private static Task<Results<Ok<MemoryResponse>, NotFound<ProblemDetails>, ValidationProblem, ProblemHttpResult>> PatchForUser(
+    private static Task<Results<Ok<MemoryResponse>, ValidationProblem, ProblemHttpResult>> PatchForUser(
         string user_id, Guid id, Caller caller, MemoryStore store, IOptions<MemoriesOptions> options, HttpContext http, CancellationToken ct) =>
         Patch(new Owner(caller.TenantId, user_id), id, caller, store, options.Value, http, ct);
 
-    private static Task<Results<Ok<MemoryResponse>, NotFound<ProblemDetails>, ValidationProblem, ProblemHttpResult>> PatchKnowledge(
+    private static Task<Results<Ok<MemoryResponse>, ValidationProblem, ProblemHttpResult>> PatchKnowledge(
         Guid id, Caller caller, MemoryStore store, IOptions<MemoriesOptions> options, HttpContext http, CancellationToken ct) =>
         Patch(new Owner(caller.TenantId, null), id, caller, store, options.Value, http, ct);
 
-    private static Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteForUser(string user_id, Guid id,
+    private static Task<Results<NoContent, ProblemHttpResult>> DeleteForUser(string user_id, Guid id,
         Caller caller, MemoryStore store, HttpContext http, CancellationToken ct) =>
         Delete(new Owner(caller.TenantId, user_id), id, caller, store, http, ct);
 
-    private static Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> DeleteKnowledge(Guid id,
+    private static Task<Results<NoContent, ProblemHttpResult>> DeleteKnowledge(Guid id,
         Caller caller, MemoryStore store, HttpContext http, CancellationToken ct) =>
         Delete(new Owner(caller.TenantId, null), id, caller, store, http, ct);
 
-    private static Task<Results<Ok<ListResponse<HistoryResponse>>, NotFound<ProblemDetails>>> HistoryForUser(string user_id, Guid id,
+    private static Task<Results<Ok<ListResponse<HistoryResponse>>, ProblemHttpResult>> HistoryForUser(string user_id, Guid id,
         Caller caller, MemoryStore store, CancellationToken ct) =>
         History(new Owner(caller.TenantId, user_id), id, store, ct);
 
-    private static Task<Results<Ok<ListResponse<HistoryResponse>>, NotFound<ProblemDetails>>> HistoryKnowledge(Guid id,
+    private static Task<Results<Ok<ListResponse<HistoryResponse>>, ProblemHttpResult>> HistoryKnowledge(Guid id,
         Caller caller, MemoryStore store, CancellationToken ct) =>
         History(new Owner(caller.TenantId, null), id, store, ct);
 
     // ---- implementations ----
 
-    private static async Task<Results<Created<MemoryResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>> Create(
+    private static async Task<Results<Created<MemoryResponse>, ValidationProblem, ProblemHttpResult>> Create(
         Owner owner, CreateMemoryRequest request, Caller caller, MemoryStore store, MemoriesOptions options, HttpContext http, CancellationToken ct)
     {
         var errors = MemoryValidation.Create(request, owner.IsKnowledge, options);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         var (written, replay, conflict) = await WriteIdempotently(owner, [request], caller, store, http,
             ms => ms[0].AsResponse(), ct);
-        if (conflict is not null) return TypedResults.UnprocessableEntity(conflict);
+        if (conflict is not null) return TypedResults.Problem(conflict);
         var response = replay is not null ? Deserialize<MemoryResponse>(replay.ResponseBody, http) : written![0].AsResponse();
         http.Response.Headers.ETag = $"\"{response.Version}\"";
         return TypedResults.Created(LocationOf(owner, response.Id), response);
     }
 
-    private static async Task<Results<Created<BatchResponse>, ValidationProblem, UnprocessableEntity<ProblemDetails>>> Batch(
+    private static async Task<Results<Created<BatchResponse>, ValidationProblem, ProblemHttpResult>> Batch(
         Owner owner, BatchCreateRequest request, Caller caller, MemoryStore store, MemoriesOptions options, HttpContext http, CancellationToken ct)
     {
         var items = request.Items;
@@ -144,7 +150,7 @@ public static class MemoriesApi
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors, detail: $"{errors.Count} invalid field(s); nothing was written.");
         var (written, replay, conflict) = await WriteIdempotently(owner, items, caller, store, http,
             ms => new BatchResponse(ms.Select(m => m.AsResponse()).ToList()), ct);
-        if (conflict is not null) return TypedResults.UnprocessableEntity(conflict);
+        if (conflict is not null) return TypedResults.Problem(conflict);
         var response = replay is not null
             ? Deserialize<BatchResponse>(replay.ResponseBody, http)
             : new BatchResponse(written!.Select(m => m.AsResponse()).ToList());
@@ -192,12 +198,12 @@ public static class MemoriesApi
         string? Key = null,
         [property: Description("Only memories carrying this tag.")] string? Tag = null,
         [property: Description("user, inferred or import")] string? Source = null,
-        DateTimeOffset? CreatedAfter = null,
-        DateTimeOffset? CreatedBefore = null,
-        DateTimeOffset? ObservedAfter = null,
-        DateTimeOffset? ObservedBefore = null,
-        [property: Description("Include memories replaced by newer ones.")] bool? IncludeSuperseded = null,
-        [property: Description("Include memories past expires_at.")] bool? IncludeExpired = null,
+        [property: FromQuery(Name = "created_after")] DateTimeOffset? CreatedAfter = null,
+        [property: FromQuery(Name = "created_before")] DateTimeOffset? CreatedBefore = null,
+        [property: FromQuery(Name = "observed_after")] DateTimeOffset? ObservedAfter = null,
+        [property: FromQuery(Name = "observed_before")] DateTimeOffset? ObservedBefore = null,
+        [property: FromQuery(Name = "include_superseded"), Description("Include memories replaced by newer ones.")] bool? IncludeSuperseded = null,
+        [property: FromQuery(Name = "include_expired"), Description("Include memories past expires_at.")] bool? IncludeExpired = null,
         [property: Description("1-200, default 50.")] int? Limit = null,
         [property: Description("next_cursor of the previous page.")] string? Cursor = null);
 
@@ -234,16 +240,16 @@ public static class MemoriesApi
         return TypedResults.Ok(new ListResponse<MemoryResponse>(page.Take(limit).Select(m => m.AsResponse()).ToList(), next));
     }
 
-    private static async Task<Results<Ok<MemoryResponse>, NotFound<ProblemDetails>>> Get(Owner owner, Guid id, MemoryStore store,
+    private static async Task<Results<Ok<MemoryResponse>, ProblemHttpResult>> Get(Owner owner, Guid id, MemoryStore store,
         HttpContext http, CancellationToken ct)
     {
         var memory = await store.GetAsync(owner, id, ct);
-        if (memory is null) return TypedResults.NotFound(Problems.NotFound("memory"));
+        if (memory is null) return TypedResults.Problem(Problems.NotFound("memory"));
         http.Response.Headers.ETag = memory.ETag;
         return TypedResults.Ok(memory.AsResponse());
     }
 
-    private static async Task<Results<Ok<MemoryResponse>, NotFound<ProblemDetails>, ValidationProblem, ProblemHttpResult>> Patch(
+    private static async Task<Results<Ok<MemoryResponse>, ValidationProblem, ProblemHttpResult>> Patch(
         Owner owner, Guid id, Caller caller, MemoryStore store, MemoriesOptions options, HttpContext http, CancellationToken ct)
     {
         if (ParseIfMatch(http) is { Valid: false }) return Stale();
@@ -263,7 +269,7 @@ public static class MemoriesApi
         var (outcome, memory) = await store.PatchAsync(owner, id, patch, ParseIfMatch(http)?.Version, caller.KeyId.ToString(), ct);
         return outcome switch
         {
-            MemoryStore.WriteOutcome.NotFound => TypedResults.NotFound(Problems.NotFound("memory")),
+            MemoryStore.WriteOutcome.NotFound => TypedResults.Problem(Problems.NotFound("memory")),
             MemoryStore.WriteOutcome.Stale => Stale(),
             _ => WithETag(http, memory!),
         };
@@ -303,24 +309,24 @@ public static class MemoriesApi
         return errors;
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>, ProblemHttpResult>> Delete(Owner owner, Guid id, Caller caller,
+    private static async Task<Results<NoContent, ProblemHttpResult>> Delete(Owner owner, Guid id, Caller caller,
         MemoryStore store, HttpContext http, CancellationToken ct)
     {
         var ifMatch = ParseIfMatch(http);
         if (ifMatch is { Valid: false }) return Stale();
         return await store.DeleteAsync(owner, id, ifMatch?.Version, caller.KeyId.ToString(), ct) switch
         {
-            MemoryStore.WriteOutcome.NotFound => TypedResults.NotFound(Problems.NotFound("memory")),
+            MemoryStore.WriteOutcome.NotFound => TypedResults.Problem(Problems.NotFound("memory")),
             MemoryStore.WriteOutcome.Stale => Stale(),
             _ => TypedResults.NoContent(),
         };
     }
 
-    private static async Task<Results<Ok<ListResponse<HistoryResponse>>, NotFound<ProblemDetails>>> History(Owner owner, Guid id,
+    private static async Task<Results<Ok<ListResponse<HistoryResponse>>, ProblemHttpResult>> History(Owner owner, Guid id,
         MemoryStore store, CancellationToken ct)
     {
         var history = await store.HistoryAsync(owner, id, ct);
-        if (history.Count == 0) return TypedResults.NotFound(Problems.NotFound("memory"));
+        if (history.Count == 0) return TypedResults.Problem(Problems.NotFound("memory"));
         return TypedResults.Ok(new ListResponse<HistoryResponse>(history.Select(h => h.AsResponse()).ToList(), null));
     }
 

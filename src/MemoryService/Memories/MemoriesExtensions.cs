@@ -9,8 +9,6 @@ public static class MemoriesExtensions
         builder.Services.AddOptions<MemoriesOptions>().BindConfiguration("Memories").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<MemoryStore>();
         builder.Services.AddSingleton<Embedder>();
-        var maxBody = builder.Configuration.GetValue<long?>("Memories:MaxRequestBodyBytes") ?? new MemoriesOptions().MaxRequestBodyBytes;
-        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = maxBody);
         return builder;
     }
 }

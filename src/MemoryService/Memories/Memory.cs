@@ -85,7 +85,9 @@ internal sealed class MemoryConfiguration : IEntityTypeConfiguration<Memory>
         b.Property(m => m.Source).HasConversion(LowercaseEnum<MemorySource>());
         b.Property(m => m.Metadata).HasColumnType("jsonb").HasConversion(
             v => v.ToJsonString(default(JsonSerializerOptions)),
-            v => JsonNode.Parse(v, default, default)!.AsObject());
+            v => JsonNode.Parse(v, default, default)!.AsObject(),
+            new Microsoft.EntityFrameworkCore.ChangeTracking.ValueComparer<JsonObject>(
+                (a, b) => JsonNode.DeepEquals(a, b), v => v.ToJsonString(default(JsonSerializerOptions)).GetHashCode(), v => v.DeepClone().AsObject()));
         b.Property(m => m.Version).IsConcurrencyToken();
         b.Ignore(m => m.ETag);
     }

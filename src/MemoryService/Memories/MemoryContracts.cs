@@ -12,7 +12,6 @@ public sealed class MemoriesOptions
     [Range(1, 10_000)] public int MaxBatchItems { get; set; } = 1000;
     [Range(2, 1_048_576)] public int MaxMetadataBytes { get; set; } = 8192;
     [Range(0, 1000)] public int MaxTags { get; set; } = 32;
-    [Range(1, 100_000_000)] public long MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 }
 
 public sealed record CreateMemoryRequest(

@@ -31,7 +31,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
     public async Task<IReadOnlyList<Memory>> CreateAsync(Owner owner, IReadOnlyList<CreateMemoryRequest> items, string actor,
         IdempotentResponse? idempotency, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
+        var now = Micros(clock.GetUtcNow());
         var memories = items.Select(r => new Memory
         {
             Id = Guid.CreateVersion7(now),
@@ -45,11 +45,11 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
             Importance = (float)(r.Importance ?? 0.5),
             Confidence = (float)(r.Confidence ?? 1.0),
             Source = r.Source ?? MemorySource.User,
-            ObservedAt = (r.ObservedAt ?? now).ToUniversalTime(),
+            ObservedAt = Micros(r.ObservedAt ?? now),
             CreatedAt = now,
             UpdatedAt = now,
-            ValidFrom = (r.ObservedAt ?? now).ToUniversalTime(),
-            ExpiresAt = r.ExpiresAt?.ToUniversalTime(),
+            ValidFrom = Micros(r.ObservedAt ?? now),
+            ExpiresAt = r.ExpiresAt is { } e ? Micros(e) : null,
             EmbeddingModel = embedder.ModelId,
         }).ToList();
 
@@ -164,12 +164,12 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         if (patch.TryGetPropertyValue("tags", out var tags)) memory.Tags = tags?.AsArray().Select(t => t!.GetValue<string>()).Distinct().ToArray() ?? [];
         if (patch.TryGetPropertyValue("metadata", out var metadata)) memory.Metadata = metadata?.DeepClone().AsObject() ?? [];
         if (patch.TryGetPropertyValue("key", out var key)) memory.Key = key?.GetValue<string>();
-        if (patch.TryGetPropertyValue("expires_at", out var expires)) memory.ExpiresAt = expires?.GetValue<DateTimeOffset>().ToUniversalTime();
+        if (patch.TryGetPropertyValue("expires_at", out var expires)) memory.ExpiresAt = expires is null ? null : Micros(expires.GetValue<DateTimeOffset>());
 
         var contentChanged = memory.Content != oldContent;
         float[]? vector = contentChanged ? await embedder.EmbedAsync(memory.Content, ct) : null;
 
-        var now = clock.GetUtcNow();
+        var now = Micros(clock.GetUtcNow());
         memory.UpdatedAt = now;
         memory.Version++;
         await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -250,6 +250,9 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         await tx.CommitAsync(ct);
         return users > 0;
     }
+
+    /// <summary>PostgreSQL keeps microseconds: round first so a write's response equals a later read.</summary>
+    public static DateTimeOffset Micros(DateTimeOffset t) => new(t.UtcTicks - t.UtcTicks % 10, TimeSpan.Zero);
 
     private NpgsqlCommand Command(string sql, IDbContextTransaction tx) =>
         new(sql, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction());

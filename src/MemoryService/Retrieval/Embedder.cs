@@ -1,3 +1,4 @@
+using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using Microsoft.Extensions.AI;
 
@@ -7,10 +8,9 @@ namespace MemoryService.Retrieval;
 /// The configured embedding generator as the store and search use it: the model id recorded with every
 /// vector, and any provider failure turned into a 503 so nothing is written or searched with a bad vector.
 /// </summary>
-public sealed class Embedder(IEmbeddingGenerator<string, Embedding<float>> generator)
+public sealed class Embedder(IEmbeddingGenerator<string, Embedding<float>> generator, IEmbeddingModel model)
 {
-    public string ModelId { get; } =
-        generator.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId ?? generator.GetType().Name;
+    public string ModelId => model.ModelId;
 
     public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, CancellationToken ct)
     {
@@ -22,7 +22,8 @@ public sealed class Embedder(IEmbeddingGenerator<string, Embedding<float>> gener
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            throw new DependencyUnavailableException($"The embedding model '{ModelId}' is unavailable: {ex.Message}", ex);
+            var reason = ex is EmbeddingUnavailableException ? ex.Message : $"The embedding model '{ModelId}' is unavailable: {ex.Message}";
+            throw new DependencyUnavailableException(reason, ex);
         }
         if (result.Count != texts.Count)
             throw new DependencyUnavailableException($"The embedding model '{ModelId}' returned {result.Count} vectors for {texts.Count} texts.");

@@ -19,7 +19,7 @@ public static class UsersApi
     public static IEndpointRouteBuilder MapUsers(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/users").WithTags("Users")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status429TooManyRequests);
         group.MapGet("", List).WithName("ListUsers").WithSummary("List the tenant's users with their memory counts.");
         group.MapDelete("/{user_id}/memories", Reset).WithName("ResetUserMemories")
             .WithSummary("Reset the profile: every memory of the user is deleted at once; the user is kept.");
@@ -53,22 +53,22 @@ public static class UsersApi
         return TypedResults.Ok(new ListResponse<UserResponse>(page.Take(take).ToList(), next));
     }
 
-    private static async Task<Results<Ok<ResetResponse>, NotFound<ProblemDetails>>> Reset(string user_id, Caller caller,
+    private static async Task<Results<Ok<ResetResponse>, ProblemHttpResult>> Reset(string user_id, Caller caller,
         MemoryStore store, CancellationToken ct)
     {
         var deleted = await store.ResetAsync(caller.TenantId, user_id, caller.KeyId.ToString(), ct);
-        return deleted is null ? TypedResults.NotFound(Problems.NotFound("user")) : TypedResults.Ok(new ResetResponse(user_id, deleted.Value));
+        return deleted is null ? TypedResults.Problem(Problems.NotFound("user")) : TypedResults.Ok(new ResetResponse(user_id, deleted.Value));
     }
 
-    private static async Task<Results<NoContent, NotFound<ProblemDetails>>> Erase(string user_id, Caller caller, MemoryStore store,
+    private static async Task<Results<NoContent, ProblemHttpResult>> Erase(string user_id, Caller caller, MemoryStore store,
         CancellationToken ct) =>
-        await store.EraseAsync(caller.TenantId, user_id, ct) ? TypedResults.NoContent() : TypedResults.NotFound(Problems.NotFound("user"));
+        await store.EraseAsync(caller.TenantId, user_id, ct) ? TypedResults.NoContent() : TypedResults.Problem(Problems.NotFound("user"));
 
-    private static async Task<Results<Ok<ExportResponse>, NotFound<ProblemDetails>>> Export(string user_id, Caller caller, MemoryDb db,
+    private static async Task<Results<Ok<ExportResponse>, ProblemHttpResult>> Export(string user_id, Caller caller, MemoryDb db,
         CancellationToken ct)
     {
         var user = await db.Set<AppUser>().AsNoTracking().FirstOrDefaultAsync(u => u.TenantId == caller.TenantId && u.Id == user_id, ct);
-        if (user is null) return TypedResults.NotFound(Problems.NotFound("user"));
+        if (user is null) return TypedResults.Problem(Problems.NotFound("user"));
         var memories = await db.Set<Memory>().AsNoTracking().Where(m => m.TenantId == caller.TenantId && m.UserId == user_id)
             .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).ToListAsync(ct);
         var history = await db.Set<MemoryHistory>().AsNoTracking().Where(h => h.TenantId == caller.TenantId && h.UserId == user_id)

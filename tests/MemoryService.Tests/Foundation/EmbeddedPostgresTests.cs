@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using MemoryService.Data;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace MemoryService.Tests.Foundation;
+
+/// <summary>The embedded default's own cluster lifecycle: the code the service runs with no connection string.</summary>
+public sealed class EmbeddedPostgresTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "memsvc-pgtest-" + Guid.NewGuid().ToString("N")[..8]);
+    private string ClusterDir => Path.Combine(_root, "pgdata");
+
+    private EmbeddedPostgres StartCluster() =>
+        EmbeddedPostgres.Start(ClusterDir, null, "memory", TimeSpan.FromSeconds(60), NullLogger.Instance);
+
+    [Fact]
+    public async Task DataSurvivesStopAndStartAndAStaleLockFromAKilledServerIsRecovered()
+    {
+        using (var pg = StartCluster())
+        {
+            await Exec(pg, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')");
+        }
+
+        // A second run finds the data; then its server is killed hard, leaving postmaster.pid behind.
+        using (var pg = StartCluster())
+        {
+            Assert.Equal("still here", await Scalar(pg, "SELECT v FROM kept"));
+            var pid = int.Parse(File.ReadLines(Path.Combine(ClusterDir, "postmaster.pid")).First());
+            Process.GetProcessById(pid).Kill();
+            await WaitUntil(() => !File.Exists($"/proc/{pid}/status") || File.ReadAllText($"/proc/{pid}/status").Contains("zombie"));
+            NpgsqlConnection.ClearAllPools();
+        }
+        Assert.True(File.Exists(Path.Combine(ClusterDir, "postmaster.pid")), "the killed server left its lock file");
+
+        using (var pg = StartCluster())
+        {
+            Assert.Equal("still here", await Scalar(pg, "SELECT v FROM kept"));
+        }
+    }
+
+    [Fact]
+    public void SecondServiceOnTheSameDataDirectoryFailsFast()
+    {
+        using var first = StartCluster();
+        var ex = Assert.Throws<InvalidOperationException>(() => StartCluster());
+        Assert.Contains("Another MemoryService process", ex.Message);
+    }
+
+    private static async Task Exec(EmbeddedPostgres pg, string sql)
+    {
+        await using var conn = new NpgsqlConnection(pg.ConnectionString("memory"));
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<object?> Scalar(EmbeddedPostgres pg, string sql)
+    {
+        await using var conn = new NpgsqlConnection(pg.ConnectionString("memory"));
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        return await cmd.ExecuteScalarAsync();
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        for (var i = 0; i < 100 && !condition(); i++) await Task.Delay(100);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MemoryService.Data;
+using MemoryService.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace MemoryService.Tests.Foundation;
+
+public sealed class FoundationTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    [Fact]
+    public async Task ReadinessReportsReadyOnceMigrated()
+    {
+        using var client = api.CreateClient();
+        var response = await client.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ready", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+    }
+
+    [Fact]
+    public async Task UnknownRouteIsProblemJson404()
+    {
+        using var client = api.CreateClient();
+        var response = await client.GetAsync("/no/such/route");
+        await AssertProblem(response, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task WrongMethodIsProblemJson405()
+    {
+        using var client = api.CreateClient();
+        var response = await client.DeleteAsync("/health/live");
+        await AssertProblem(response, HttpStatusCode.MethodNotAllowed);
+    }
+
+    [Fact]
+    public async Task MalformedJsonIsProblemJson400()
+    {
+        using var tenant = await api.NewTenantAsync();
+        var response = await tenant.Http.PostAsync("/v1/users/u1/memories",
+            new StringContent("{\"content\": \"unterminated", Encoding.UTF8, "application/json"));
+        var problem = await AssertProblem(response, HttpStatusCode.BadRequest);
+        Assert.Contains("JSON", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task OpenApiDocumentIsOpenApi3WithOperationIdsAndSummaries()
+    {
+        using var client = api.CreateClient();
+        var doc = await client.GetFromJsonAsync<JsonElement>("/openapi/v1.json");
+        Assert.StartsWith("3.", doc.GetProperty("openapi").GetString());
+        var operations = doc.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Select(op => (Path: p.Name, Method: op.Name, Op: op.Value))).ToList();
+        Assert.Contains(operations, o => o.Path == "/v1/users/{user_id}/memories" && o.Method == "post");
+        foreach (var (path, method, op) in operations)
+        {
+            Assert.True(op.TryGetProperty("operationId", out _), $"{method} {path} has no operationId");
+            Assert.True(op.TryGetProperty("summary", out _), $"{method} {path} has no summary");
+        }
+        var ids = operations.Select(o => o.Op.GetProperty("operationId").GetString()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        // snake_case schemas, as the API actually speaks
+        var memory = doc.GetProperty("components").GetProperty("schemas").GetProperty("MemoryResponse").GetProperty("properties");
+        Assert.True(memory.TryGetProperty("observed_at", out _));
+    }
+
+    [Fact]
+    public async Task MigrationsAreRecordedOnceEvenWhenReplicasRace()
+    {
+        var migrator = api.Services.GetRequiredService<Migrator>();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => migrator.MigrateAsync(CancellationToken.None)));
+        var recorded = await api.QueryScalarAsync<long>("SELECT count(*) FROM schema_migrations");
+        Assert.Equal(Migrator.Migrations.Count, recorded);
+        Assert.True(await migrator.IsUpToDateAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task FailingMigrationLeavesSchemaAsItWas()
+    {
+        _ = api.Services; // host started, schema migrated
+        var migrator = api.Services.GetRequiredService<Migrator>();
+        var broken = new List<(string, string)> { ("9999_broken", "CREATE TABLE half_done (id int); SELECT 1 / 0;") };
+        await Assert.ThrowsAsync<PostgresException>(() => migrator.MigrateAsync(broken, CancellationToken.None));
+        Assert.Equal(0L, await api.QueryScalarAsync<long>("SELECT count(*) FROM pg_tables WHERE tablename = 'half_done'"));
+        Assert.Equal(0L, await api.QueryScalarAsync<long>("SELECT count(*) FROM schema_migrations WHERE version = '9999_broken'"));
+    }
+
+    internal static async Task<JsonElement> AssertProblem(HttpResponseMessage response, HttpStatusCode status)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.True(problem.TryGetProperty("title", out _));
+        Assert.False(problem.ToString().Contains("   at ", StringComparison.Ordinal), "stack trace leaked");
+        return problem;
+    }
+}

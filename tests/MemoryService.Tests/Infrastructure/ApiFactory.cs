@@ -1,0 +1,91 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MemoryService.Hosting;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Npgsql;
+
+namespace MemoryService.Tests.Infrastructure;
+
+/// <summary>
+/// The service under test over HTTP, on a database of its own. Every override lives here; a test class
+/// takes it as IClassFixture and may add settings through <see cref="Settings"/> before first use.
+/// </summary>
+public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public const string AdminKey = "test-admin-key";
+    public static readonly JsonSerializerOptions Json = CreateJson();
+
+    public string ConnectionString { get; } = TestDatabase.CreateDatabase();
+
+    /// <summary>Extra configuration, applied when the host starts.</summary>
+    public Dictionary<string, string?> Settings { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.UseSetting("ConnectionStrings:Memory", ConnectionString);
+        builder.UseSetting("Auth:AdminKey", AdminKey);
+        builder.UseSetting("RateLimit:PermitsPerSecond", "100000");
+        builder.UseSetting("RateLimit:Burst", "100000");
+        foreach (var (k, v) in Settings) builder.UseSetting(k, v);
+    }
+
+    public HttpClient Admin()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        return client;
+    }
+
+    /// <summary>A new tenant and a client authorised with its first key.</summary>
+    public async Task<TenantClient> NewTenantAsync(string? name = null)
+    {
+        using var admin = Admin();
+        var tenant = await ReadAsync<JsonElement>(await admin.PostAsJsonAsync("/v1/admin/tenants",
+            new { name = name ?? "tenant-" + Guid.NewGuid().ToString("N")[..8] }, Json));
+        var tenantId = tenant.GetProperty("id").GetString()!;
+        var key = await ReadAsync<JsonElement>(await admin.PostAsJsonAsync($"/v1/admin/tenants/{tenantId}/keys", new { name = "test" }, Json));
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.GetProperty("key").GetString());
+        return new TenantClient(client, Guid.Parse(tenantId), Guid.Parse(key.GetProperty("id").GetString()!));
+    }
+
+    public async Task<T> QueryScalarAsync<T>(string sql, params object[] args)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        foreach (var a in args) cmd.Parameters.AddWithValue(a);
+        return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    public static async Task<T> ReadAsync<T>(HttpResponseMessage response)
+    {
+        if (!response.IsSuccessStatusCode)
+            throw new HttpRequestException($"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return (await response.Content.ReadFromJsonAsync<T>(Json))!;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        TestDatabase.DropDatabase(ConnectionString);
+    }
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        ApiConventions.Configure(o);
+        o.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
+        return o;
+    }
+}
+
+public sealed record TenantClient(HttpClient Http, Guid TenantId, Guid KeyId) : IDisposable
+{
+    public void Dispose() => Http.Dispose();
+}

@@ -3,11 +3,13 @@ var name = args.FirstOrDefault() ?? "help";
 var rest = args.Skip(1).ToArray();
 return name switch
 {
+    "tokens" => TokenCounterBenchmark.Run(rest),
     _ => Help(),
 };
 
 static int Help()
 {
-    Console.WriteLine("benchmarks: (none yet)");
+    Console.WriteLine("benchmarks:");
+    Console.WriteLine("  tokens [--seconds N] [--verbose]   ApproximateTokenCounter against the cl100k_base fixture: error per category, throughput");
     return 2;
 }

@@ -1,0 +1,209 @@
+using System.Text;
+
+namespace MemoryService.Context;
+
+/// <summary>
+/// Estimates OpenAI cl100k_base token counts without its 100k-entry BPE vocabulary (no such package is available
+/// to the service). It splits text the way cl100k_base pre-tokenises it, then prices each piece by what it is made
+/// of. Every constant below was fitted to tests/MemoryService.Tests/Context/token-fixture.json, whose counts come
+/// from the real tokenizer; the tests hold every fixture text to ±10%. Stateless, so one instance is shared.
+/// </summary>
+public sealed class ApproximateTokenCounter : ITokenCounter
+{
+    /// <summary>The shared instance; the counter has no state.</summary>
+    public static ApproximateTokenCounter Instance { get; } = new();
+
+    /// <inheritdoc />
+    public int CountTokens(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return CountTokens(text.AsSpan());
+    }
+
+    /// <summary>Estimates the cl100k_base token count of <paramref name="text"/> without allocating.</summary>
+    public int CountTokens(ReadOnlySpan<char> text)
+    {
+        // Walks the pieces of the cl100k_base split pattern, in its order of alternatives:
+        // 's|'t|'re|'ve|'m|'ll|'d  |  [^\r\n\p{L}\p{N}]?\p{L}+  |  \p{N}{1,3}  |   ?[^\s\p{L}\p{N}]+[\r\n]*
+        // |  \s*[\r\n]+  |  \s+(?!\S)  |  \s+
+        double tokens = 0;
+        int i = 0;
+        while (i < text.Length)
+        {
+            var kind = Classify(text, i, out int width);
+
+            // 1. contractions are one token each ("'s", "'ll").
+            if (text[i] == '\'' && ContractionLength(text, i) is var contraction and > 0)
+            {
+                tokens += 1;
+                i += contraction;
+                continue;
+            }
+
+            // 2. a letter run, with one optional leading space or symbol glued to it (" word", "(word", "，我").
+            if (kind == Kind.Letter)
+            {
+                i = ScanWord(text, i, leadCost: 0, ref tokens);
+                continue;
+            }
+            if (kind is Kind.Space or Kind.Symbol && i + width < text.Length && Classify(text, i + width, out _) == Kind.Letter)
+            {
+                // cl100k has " word" for nearly every common word, but "(word" or "-word" mostly splits the symbol off.
+                double leadCost = kind == Kind.Space ? 0 : text[i] < 128 ? LeadAsciiSymbol : SymbolCost(text, i, width);
+                i = ScanWord(text, i + width, leadCost, ref tokens);
+                continue;
+            }
+
+            // 3. digits: the pattern cuts runs into groups of at most three, and every group is one token.
+            if (kind == Kind.Number)
+            {
+                int start = i;
+                while (i < text.Length && Classify(text, i, out int w) == Kind.Number) i += w;
+                tokens += (i - start + 2) / 3;
+                continue;
+            }
+
+            // 4. a symbol run, with an optional leading space and trailing newlines (" **", ");\n", "🎉🎂").
+            if (kind == Kind.Symbol || (text[i] == ' ' && i + 1 < text.Length && Classify(text, i + 1, out _) == Kind.Symbol))
+            {
+                i = ScanSymbols(text, text[i] == ' ' ? i + 1 : i, ref tokens);
+                continue;
+            }
+
+            // 5. whitespace: cl100k has single tokens for runs of spaces and of newlines, so each piece is one token.
+            int end = i;
+            int afterLastNewline = -1;
+            while (end < text.Length && Classify(text, end, out _) is Kind.Space or Kind.Newline)
+            {
+                if (text[end] is '\r' or '\n') afterLastNewline = end + 1;
+                end++;
+            }
+            tokens += 1;
+            if (afterLastNewline > 0) i = afterLastNewline;             // \s*[\r\n]+
+            else if (end == text.Length || end - i == 1) i = end;      // \s+ at the end, or a lone space
+            else i = end - 1;                                           // \s+(?!\S): the last space joins the next piece
+        }
+        return (int)Math.Round(tokens, MidpointRounding.AwayFromZero);
+    }
+
+    // Fitted to the fixture: see the class summary.
+    private const double LeadAsciiSymbol = 0.45;      // "(word" is often "(" + "word"; "-based" is often one token
+    private const double LongWordCharsPerToken = 3.5; // rare words beyond ten letters split into ~3.5-letter pieces
+    private const double AllCapsCharsPerToken = 2.8;  // "COUNCIL" → "CO"+"UN"+"CIL": capitals are rarely merged
+    private const double AccentedCharsPerToken = 3.3; // German/French/Spanish words with accents split more
+    private const double CyrillicPerLetter = 0.52;
+    private const double ArabicPerLetter = 0.8;
+    private const double HanPerChar = 1.35;           // common hanzi/kanji are one token, rarer ones two or three bytes
+    private const double KanaPerChar = 0.9;
+    private const double HangulPerChar = 1.1;
+    private const double OtherScriptPerChar = 1.0;
+    private const double AstralSymbol = 2.7;          // most emoji are 2–3 byte-level tokens
+
+    private static int ScanWord(ReadOnlySpan<char> text, int i, double leadCost, ref double tokens)
+    {
+        int lower = 0, upper = 0, humps = 0, accented = 0, cyrillic = 0, arabic = 0, han = 0, kana = 0, hangul = 0, other = 0;
+        bool firstUpper = false, previousLower = false;
+        int start = i;
+        while (i < text.Length && Classify(text, i, out int width) == Kind.Letter)
+        {
+            char c = text[i];
+            if (c is >= 'a' and <= 'z') { lower++; previousLower = true; }
+            else if (c is >= 'A' and <= 'Z')
+            {
+                if (i == start) firstUpper = true;
+                if (previousLower) humps++;
+                upper++;
+                previousLower = false;
+            }
+            else if (width == 2) han++;                                  // supplementary-plane letters are CJK extensions
+            else if (c < 0x0250) { accented++; previousLower = true; }  // Latin-1 and Latin Extended
+            else if (c < 0x0530) cyrillic++;                            // Greek and Cyrillic
+            else if (c is >= '\u0590' and < '\u0800') arabic++;         // Hebrew, Arabic, Syriac, Thaana
+            else if (c is >= '\u3040' and < '\u3100') kana++;
+            else if (c is >= '\u3400' and < '\uA000' or >= '\uF900' and < '\uFB00') han++;
+            else if (c is >= '\uAC00' and < '\uD7B0') hangul++;
+            else other++;
+            i += width;
+        }
+
+        int latin = lower + upper;
+        double cost = leadCost;
+        if (accented > 0) cost += Math.Max(1, (latin + accented * 1.0) / AccentedCharsPerToken);
+        else if (latin > 0) cost += LatinWordCost(latin, upper, humps, firstUpper);
+        if (cyrillic > 0) cost += Math.Max(1, cyrillic * CyrillicPerLetter);
+        if (arabic > 0) cost += Math.Max(1, arabic * ArabicPerLetter);
+        cost += han * HanPerChar + kana * KanaPerChar + hangul * HangulPerChar + other * OtherScriptPerChar;
+        tokens += cost;
+        return i;
+    }
+
+    private static double LatinWordCost(int length, int upper, int humps, bool firstUpper)
+    {
+        // ALL CAPS beyond short acronyms ("SQL", "WHERE") falls apart into pairs and triples.
+        if (upper == length && length > 1) return length <= 5 ? 1 : length / AllCapsCharsPerToken;
+        // camelCase and PascalCase identifiers: roughly one token per hump, common ones merge ("OrDefault").
+        if (humps > 0) return 0.8 * (humps + 1);
+        // English words up to ten letters are almost all single tokens with a leading space; longer ones are rarer.
+        double cost = length <= 6 ? 1 : length <= 10 ? 1.15 : 1 + (length - 10) / LongWordCharsPerToken;
+        if (firstUpper && length > 6) cost += 0.2;
+        return cost;
+    }
+
+    private static int ScanSymbols(ReadOnlySpan<char> text, int i, ref double tokens)
+    {
+        int ascii = 0;
+        double cost = 0;
+        while (i < text.Length && Classify(text, i, out int width) == Kind.Symbol)
+        {
+            if (text[i] < 128) ascii++;
+            else cost += SymbolCost(text, i, width);
+            i += width;
+        }
+        while (i < text.Length && text[i] is '\r' or '\n') i++;
+        // Short ASCII runs (".", "\");", "**") are mostly one merged token; long ones ("|------|---") merge less.
+        if (ascii > 0) cost += 1 + Math.Max(0, ascii - 3) * 0.35;
+        tokens += cost;
+        return i;
+    }
+
+    private static double SymbolCost(ReadOnlySpan<char> text, int i, int width)
+    {
+        if (width == 2) return AstralSymbol;
+        char c = text[i];
+        // Dingbats and miscellaneous symbols (✅, ❤) are two byte-level tokens; dashes, €, ×, "。" are one.
+        return c is >= '\u2600' and < '\u27C0' ? 2 : 1;
+    }
+
+    private static int ContractionLength(ReadOnlySpan<char> text, int i)
+    {
+        if (i + 1 >= text.Length) return 0;
+        char a = char.ToLowerInvariant(text[i + 1]);
+        if (a is 's' or 't' or 'm' or 'd') return 2;
+        if (i + 2 >= text.Length) return 0;
+        char b = char.ToLowerInvariant(text[i + 2]);
+        return (a, b) is ('r', 'e') or ('v', 'e') or ('l', 'l') ? 3 : 0;
+    }
+
+    private enum Kind { Letter, Number, Space, Newline, Symbol }
+
+    private static Kind Classify(ReadOnlySpan<char> text, int i, out int width)
+    {
+        char c = text[i];
+        width = 1;
+        if (c < 128)
+        {
+            if (char.IsAsciiLetter(c)) return Kind.Letter;
+            if (char.IsAsciiDigit(c)) return Kind.Number;
+            if (c is '\r' or '\n') return Kind.Newline;
+            return c is ' ' or '\t' or '\f' or '\v' ? Kind.Space : Kind.Symbol;
+        }
+        if (char.IsHighSurrogate(c) && Rune.DecodeFromUtf16(text[i..], out var rune, out _) == System.Buffers.OperationStatus.Done)
+        {
+            width = 2;
+            return Rune.IsLetter(rune) ? Kind.Letter : Rune.IsNumber(rune) ? Kind.Number : Kind.Symbol;
+        }
+        if (char.IsLetter(c)) return Kind.Letter;
+        if (char.IsNumber(c)) return Kind.Number;
+        return char.IsWhiteSpace(c) ? Kind.Space : Kind.Symbol;
+    }
+}

@@ -27,6 +27,7 @@ public sealed class ApproximateTokenCounter : ITokenCounter
         // 's|'t|'re|'ve|'m|'ll|'d  |  [^\r\n\p{L}\p{N}]?\p{L}+  |  \p{N}{1,3}  |   ?[^\s\p{L}\p{N}]+[\r\n]*
         // |  \s*[\r\n]+  |  \s+(?!\S)  |  \s+
         double tokens = 0;
+        var latin = new LatinTally();
         int i = 0;
         while (i < text.Length)
         {
@@ -43,14 +44,14 @@ public sealed class ApproximateTokenCounter : ITokenCounter
             // 2. a letter run, with one optional leading space or symbol glued to it (" word", "(word", "，我").
             if (kind == Kind.Letter)
             {
-                i = ScanWord(text, i, leadCost: 0, ref tokens);
+                i = ScanWord(text, i, leadCost: 0, ref tokens, ref latin);
                 continue;
             }
             if (kind is Kind.Space or Kind.Symbol && i + width < text.Length && Classify(text, i + width, out _) == Kind.Letter)
             {
                 // cl100k has " word" for nearly every common word, but "(word" or "-word" mostly splits the symbol off.
                 double leadCost = kind == Kind.Space ? 0 : text[i] < 128 ? LeadAsciiSymbol : SymbolCost(text, i, width);
-                i = ScanWord(text, i + width, leadCost, ref tokens);
+                i = ScanWord(text, i + width, leadCost, ref tokens, ref latin);
                 continue;
             }
 
@@ -83,7 +84,25 @@ public sealed class ApproximateTokenCounter : ITokenCounter
             else if (end == text.Length || end - i == 1) i = end;      // \s+ at the end, or a lone space
             else i = end - 1;                                           // \s+(?!\S): the last space joins the next piece
         }
+
+        // German, French or Spanish words split far more than English ones of the same length ("Mittwoch" is three
+        // tokens, "although" one). Accented letters are the cheapest reliable sign of such text: price plain Latin
+        // words as English, as foreign, or a blend, by the share of accented letters (0.3%: English; 1%+: foreign).
+        double accentShare = latin.Letters == 0 ? 0 : (double)latin.Accented / latin.Letters;
+        double foreign = Math.Clamp((accentShare - 0.003) / 0.007, 0, 1);
+        // German compounds split further than French or Spanish words, which share many pieces with English.
+        double letterCost = latin.Accented == 0 ? 0
+            : (latin.Umlauts * GermanLetterCost + (latin.Accented - latin.Umlauts) * RomanceLetterCost) / latin.Accented;
+        double foreignCost = latin.ForeignCost + latin.ForeignLetters * letterCost;
+        tokens += latin.EnglishCost * (1 - foreign) + foreignCost * foreign;
         return (int)Math.Round(tokens, MidpointRounding.AwayFromZero);
+    }
+
+    private struct LatinTally
+    {
+        public int Letters, Accented, Umlauts;
+        public int ForeignLetters;
+        public double EnglishCost, ForeignCost;
     }
 
     // Fitted to the fixture: see the class summary.
@@ -91,17 +110,19 @@ public sealed class ApproximateTokenCounter : ITokenCounter
     private const double LongWordCharsPerToken = 3.5; // rare words beyond ten letters split into ~3.5-letter pieces
     private const double AllCapsCharsPerToken = 2.8;  // "COUNCIL" → "CO"+"UN"+"CIL": capitals are rarely merged
     private const double AccentedCharsPerToken = 3.3; // German/French/Spanish words with accents split more
+    private const double GermanLetterCost = 0.26;     // each letter past the third of an unaccented non-English word
+    private const double RomanceLetterCost = 0.16;
     private const double CyrillicPerLetter = 0.52;
     private const double ArabicPerLetter = 0.8;
-    private const double HanPerChar = 1.35;           // common hanzi/kanji are one token, rarer ones two or three bytes
+    private const double RareHanPerChar = 1.6;        // hanzi/kanji outside SingleTokenHan: two or three byte tokens
     private const double KanaPerChar = 0.9;
     private const double HangulPerChar = 1.1;
     private const double OtherScriptPerChar = 1.0;
     private const double AstralSymbol = 2.7;          // most emoji are 2–3 byte-level tokens
 
-    private static int ScanWord(ReadOnlySpan<char> text, int i, double leadCost, ref double tokens)
+    private static int ScanWord(ReadOnlySpan<char> text, int i, double leadCost, ref double tokens, ref LatinTally tally)
     {
-        int lower = 0, upper = 0, humps = 0, accented = 0, cyrillic = 0, arabic = 0, han = 0, kana = 0, hangul = 0, other = 0;
+        int lower = 0, upper = 0, humps = 0, accented = 0, umlauts = 0, cyrillic = 0, arabic = 0, han = 0, commonHan = 0, kana = 0, hangul = 0, other = 0;
         bool firstUpper = false, previousLower = false;
         int start = i;
         while (i < text.Length && Classify(text, i, out int width) == Kind.Letter)
@@ -116,10 +137,16 @@ public sealed class ApproximateTokenCounter : ITokenCounter
                 previousLower = false;
             }
             else if (width == 2) han++;                                  // supplementary-plane letters are CJK extensions
-            else if (c < 0x0250) { accented++; previousLower = true; }  // Latin-1 and Latin Extended
+            else if (c < 0x0250)                                         // Latin-1 and Latin Extended
+            {
+                accented++;
+                if (c is 'ä' or 'ö' or 'ü' or 'ß' or 'Ä' or 'Ö' or 'Ü') umlauts++;
+                previousLower = true;
+            }
             else if (c < 0x0530) cyrillic++;                            // Greek and Cyrillic
             else if (c is >= '\u0590' and < '\u0800') arabic++;         // Hebrew, Arabic, Syriac, Thaana
             else if (c is >= '\u3040' and < '\u3100') kana++;
+            else if (c is >= '\u4E00' and < '\uA000' && SingleTokenHan[c - 0x4E00]) commonHan++;
             else if (c is >= '\u3400' and < '\uA000' or >= '\uF900' and < '\uFB00') han++;
             else if (c is >= '\uAC00' and < '\uD7B0') hangul++;
             else other++;
@@ -127,26 +154,73 @@ public sealed class ApproximateTokenCounter : ITokenCounter
         }
 
         int latin = lower + upper;
+        tally.Letters += latin + accented;
+        tally.Accented += accented;
+        tally.Umlauts += umlauts;
         double cost = leadCost;
-        if (accented > 0) cost += Math.Max(1, (latin + accented * 1.0) / AccentedCharsPerToken);
-        else if (latin > 0) cost += LatinWordCost(latin, upper, humps, firstUpper);
+        if (accented > 0) cost += Math.Max(1, (latin + accented) / AccentedCharsPerToken);
+        else if (latin > 0 && (upper == 0 || (upper == 1 && firstUpper)))
+        {
+            tally.EnglishCost += EnglishWordCost(latin, firstUpper);
+            tally.ForeignCost += 1;
+            tally.ForeignLetters += Math.Max(0, latin - 3);
+        }
+        else if (latin > 0) cost += IdentifierCost(text[start..i], latin, upper, humps);
         if (cyrillic > 0) cost += Math.Max(1, cyrillic * CyrillicPerLetter);
         if (arabic > 0) cost += Math.Max(1, arabic * ArabicPerLetter);
-        cost += han * HanPerChar + kana * KanaPerChar + hangul * HangulPerChar + other * OtherScriptPerChar;
+        cost += commonHan + han * RareHanPerChar + kana * KanaPerChar + hangul * HangulPerChar + other * OtherScriptPerChar;
         tokens += cost;
         return i;
     }
 
-    private static double LatinWordCost(int length, int upper, int humps, bool firstUpper)
+    private static double EnglishWordCost(int length, bool firstUpper)
     {
-        // ALL CAPS beyond short acronyms ("SQL", "WHERE") falls apart into pairs and triples.
-        if (upper == length && length > 1) return length <= 5 ? 1 : length / AllCapsCharsPerToken;
-        // camelCase and PascalCase identifiers: roughly one token per hump, common ones merge ("OrDefault").
-        if (humps > 0) return 0.8 * (humps + 1);
         // English words up to ten letters are almost all single tokens with a leading space; longer ones are rarer.
         double cost = length <= 6 ? 1 : length <= 10 ? 1.15 : 1 + (length - 10) / LongWordCharsPerToken;
         if (firstUpper && length > 6) cost += 0.2;
         return cost;
+    }
+
+    private static double IdentifierCost(ReadOnlySpan<char> word, int length, int upper, int humps)
+    {
+        // ALL CAPS beyond short acronyms falls apart into pairs and triples ("COUNCIL" is four tokens), except
+        // the SQL and log keywords that are common enough in code to be single tokens.
+        if (upper == length)
+        {
+            if (length <= 5) return 1;
+            foreach (var keyword in SingleTokenCapitals)
+                if (word.SequenceEqual(keyword)) return 1;
+            return length / AllCapsCharsPerToken;
+        }
+        // camelCase and PascalCase identifiers: roughly one token per hump, common ones merge ("OrDefault").
+        return 0.8 * (humps + 1);
+    }
+
+    // Upper-case words longer than five letters that are one cl100k_base token (checked with the real tokenizer).
+    private static readonly string[] SingleTokenCapitals =
+    [
+        "SELECT", "CREATE", "INSERT", "UPDATE", "DELETE", "PRIMARY", "DEFAULT", "VARCHAR", "UNIQUE", "STRING",
+        "RETURN", "RETURNS", "EXISTS", "VALUES", "COLUMN", "FOREIGN", "REFERENCES", "CONSTRAINT", "DISTINCT",
+        "BETWEEN", "INTEGER", "BOOLEAN", "SERIAL", "CASCADE", "TIMESTAMP", "INTERVAL", "OFFSET", "REPLACE",
+        "WARNING", "IMPORTANT", "README", "LICENSE",
+    ];
+
+    // Frequent hanzi (and shared kanji) that are a single cl100k_base token each, checked with the real tokenizer.
+    private const string SingleTokenHanText =
+        "的一是不了人我在有他这中大来上个国到说们为子和你地出道也时年得就要下以生会自去之过家学对可里后小么心多天而能好都然没日于起还发" +
+        "成事只作当看文无开手十用主行方如前所本见经头面公同三已老从动两长知民样现分将外但身些与高意进法此实回二理美点月明其种声全工话者" +
+        "向情部正名定女问力机给等业最间新打位因重电四第门相次东政海口使西再平真听信北少关并内加化由代产入先山五水万市体别处总场书比员" +
+        "笑性通目华报立命张活数件安表原车应路期常提感金何更反合放系计或司利果界及今京务制解任至清物台象记共接特直服题建南度统色字请交" +
+        "认算论义科元社结功指思非流每管连资队条院变联言权展该传近治周保达运必城步完区即求品转量空技程告江语英基式息写收未持音片推開間" +
+        "見読話私火木土";
+
+    private static readonly bool[] SingleTokenHan = BuildHanTable();
+
+    private static bool[] BuildHanTable()
+    {
+        var table = new bool[0xA000 - 0x4E00];
+        foreach (char c in SingleTokenHanText) table[c - 0x4E00] = true;
+        return table;
     }
 
     private static int ScanSymbols(ReadOnlySpan<char> text, int i, ref double tokens)

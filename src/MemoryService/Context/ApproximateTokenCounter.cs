@@ -107,14 +107,14 @@ public sealed class ApproximateTokenCounter : ITokenCounter
 
     // Fitted to the fixture: see the class summary.
     private const double LeadAsciiSymbol = 0.45;      // "(word" is often "(" + "word"; "-based" is often one token
-    private const double LongWordCharsPerToken = 3.5; // rare words beyond ten letters split into ~3.5-letter pieces
+    private const double LongWordCharsPerToken = 3.0; // rare words beyond ten letters split into ~3.5-letter pieces
     private const double AllCapsCharsPerToken = 2.8;  // "COUNCIL" → "CO"+"UN"+"CIL": capitals are rarely merged
     private const double AccentedCharsPerToken = 3.3; // German/French/Spanish words with accents split more
     private const double GermanLetterCost = 0.26;     // each letter past the third of an unaccented non-English word
-    private const double RomanceLetterCost = 0.16;
+    private const double RomanceLetterCost = 0.13;
     private const double CyrillicPerLetter = 0.52;
-    private const double ArabicPerLetter = 0.8;
-    private const double RareHanPerChar = 1.6;        // hanzi/kanji outside SingleTokenHan: two or three byte tokens
+    private const double ArabicPerLetter = 0.87;
+    private const double RareHanPerChar = 1.65;        // hanzi/kanji outside SingleTokenHan: two or three byte tokens
     private const double KanaPerChar = 0.9;
     private const double HangulPerChar = 1.1;
     private const double OtherScriptPerChar = 1.0;

@@ -27,7 +27,7 @@ public sealed class ApproximateTokenCounter : ITokenCounter
         // 's|'t|'re|'ve|'m|'ll|'d  |  [^\r\n\p{L}\p{N}]?\p{L}+  |  \p{N}{1,3}  |   ?[^\s\p{L}\p{N}]+[\r\n]*
         // |  \s*[\r\n]+  |  \s+(?!\S)  |  \s+
         double tokens = 0;
-        var latin = new LatinTally();
+        var tally = new TextTally();
         int i = 0;
         while (i < text.Length)
         {
@@ -44,14 +44,14 @@ public sealed class ApproximateTokenCounter : ITokenCounter
             // 2. a letter run, with one optional leading space or symbol glued to it (" word", "(word", "，我").
             if (kind == Kind.Letter)
             {
-                i = ScanWord(text, i, leadCost: 0, ref tokens, ref latin);
+                i = ScanWord(text, i, leadCost: 0, ref tokens, ref tally);
                 continue;
             }
             if (kind is Kind.Space or Kind.Symbol && i + width < text.Length && Classify(text, i + width, out _) == Kind.Letter)
             {
                 // cl100k has " word" for nearly every common word, but "(word" or "-word" mostly splits the symbol off.
                 double leadCost = kind == Kind.Space ? 0 : text[i] < 128 ? LeadAsciiSymbol : SymbolCost(text, i, width);
-                i = ScanWord(text, i + width, leadCost, ref tokens, ref latin);
+                i = ScanWord(text, i + width, leadCost, ref tokens, ref tally);
                 continue;
             }
 
@@ -88,41 +88,52 @@ public sealed class ApproximateTokenCounter : ITokenCounter
         // German, French or Spanish words split far more than English ones of the same length ("Mittwoch" is three
         // tokens, "although" one). Accented letters are the cheapest reliable sign of such text: price plain Latin
         // words as English, as foreign, or a blend, by the share of accented letters (0.3%: English; 1%+: foreign).
-        double accentShare = latin.Letters == 0 ? 0 : (double)latin.Accented / latin.Letters;
+        double accentShare = tally.Letters == 0 ? 0 : (double)tally.Accented / tally.Letters;
         double foreign = Math.Clamp((accentShare - 0.003) / 0.007, 0, 1);
-        // German compounds split further than French or Spanish words, which share many pieces with English.
-        double letterCost = latin.Accented == 0 ? 0
-            : (latin.Umlauts * GermanLetterCost + (latin.Accented - latin.Umlauts) * RomanceLetterCost) / latin.Accented;
-        double foreignCost = latin.ForeignCost + latin.ForeignLetters * letterCost;
-        tokens += latin.EnglishCost * (1 - foreign) + foreignCost * foreign;
+        // German compounds split further than French or Spanish words, which share many pieces with English and
+        // whose long words are a stem and a suffix ("considerable"+"mente"): they stop growing past ten letters.
+        double germanShare = tally.Accented == 0 ? 0 : (double)tally.Umlauts / tally.Accented;
+        double foreignCost = tally.ForeignCost
+            + germanShare * tally.ForeignLetters * GermanLetterCost
+            + (1 - germanShare) * tally.RomanceLetters * RomanceLetterCost;
+        tokens += tally.EnglishCost * (1 - foreign) + foreignCost * foreign;
+
+        // Hanzi outside the single-token list are mostly single tokens in Chinese prose but two in Japanese, whose
+        // kanji cl100k merged less often; kana anywhere in the text says which.
+        tokens += tally.RareHan * (tally.Kana > 0 ? RareKanjiPerChar : RareHanPerChar);
         return (int)Math.Round(tokens, MidpointRounding.AwayFromZero);
     }
 
-    private struct LatinTally
+    // What a piece cannot price alone because it depends on the whole text's language.
+    private struct TextTally
     {
         public int Letters, Accented, Umlauts;
-        public int ForeignLetters;
+        public int ForeignLetters, RomanceLetters, RareHan, Kana;
         public double EnglishCost, ForeignCost;
     }
 
     // Fitted to the fixture: see the class summary.
     private const double LeadAsciiSymbol = 0.45;      // "(word" is often "(" + "word"; "-based" is often one token
-    private const double LongWordCharsPerToken = 3.0; // rare words beyond ten letters split into ~3.5-letter pieces
+    private const double LongWordCharsPerToken = 3.0; // rare words beyond ten letters split into ~3-letter pieces
     private const double AllCapsCharsPerToken = 2.8;  // "COUNCIL" → "CO"+"UN"+"CIL": capitals are rarely merged
     private const double AccentedCharsPerToken = 3.3; // German/French/Spanish words with accents split more
-    private const double GermanLetterCost = 0.26;     // each letter past the third of an unaccented non-English word
-    private const double RomanceLetterCost = 0.13;
+    private const double SpanishCharsPerToken = 5.4;  // " también", " México": Spanish accents merge more
+    private const double SlugLetterCost = 0.25;       // per letter past the third of a long URL segment
+    private const double GermanLetterCost = 0.26;     // per letter past the third of an unaccented non-English word
+    private const double RomanceLetterCost = 0.21;
     private const double CyrillicPerLetter = 0.52;
     private const double ArabicPerLetter = 0.87;
-    private const double RareHanPerChar = 1.65;        // hanzi/kanji outside SingleTokenHan: two or three byte tokens
-    private const double KanaPerChar = 0.9;
+    private const double RareHanPerChar = 1.65;       // hanzi outside SingleTokenHan: one to three byte-level tokens
+    private const double RareKanjiPerChar = 1.85;
+    private const double KanaPerChar = 0.85;
+    private const double RareKanaPerChar = 1.8;       // kana outside SingleTokenKana are two byte-level tokens
     private const double HangulPerChar = 1.1;
     private const double OtherScriptPerChar = 1.0;
     private const double AstralSymbol = 2.7;          // most emoji are 2–3 byte-level tokens
 
-    private static int ScanWord(ReadOnlySpan<char> text, int i, double leadCost, ref double tokens, ref LatinTally tally)
+    private static int ScanWord(ReadOnlySpan<char> text, int i, double leadCost, ref double tokens, ref TextTally tally)
     {
-        int lower = 0, upper = 0, humps = 0, accented = 0, umlauts = 0, cyrillic = 0, arabic = 0, han = 0, commonHan = 0, kana = 0, hangul = 0, other = 0;
+        int lower = 0, upper = 0, humps = 0, accented = 0, umlauts = 0, spanish = 0, cyrillic = 0, arabic = 0, rareKana = 0, commonHan = 0, kana = 0, hangul = 0, other = 0;
         bool firstUpper = false, previousLower = false;
         int start = i;
         while (i < text.Length && Classify(text, i, out int width) == Kind.Letter)
@@ -136,18 +147,19 @@ public sealed class ApproximateTokenCounter : ITokenCounter
                 upper++;
                 previousLower = false;
             }
-            else if (width == 2) han++;                                  // supplementary-plane letters are CJK extensions
+            else if (width == 2) tally.RareHan++;                                 // supplementary-plane letters are CJK extensions
             else if (c < 0x0250)                                         // Latin-1 and Latin Extended
             {
                 accented++;
                 if (c is 'ä' or 'ö' or 'ü' or 'ß' or 'Ä' or 'Ö' or 'Ü') umlauts++;
+                else if (c is 'á' or 'í' or 'ó' or 'ú' or 'ñ') spanish++;
                 previousLower = true;
             }
             else if (c < 0x0530) cyrillic++;                            // Greek and Cyrillic
             else if (c is >= '\u0590' and < '\u0800') arabic++;         // Hebrew, Arabic, Syriac, Thaana
-            else if (c is >= '\u3040' and < '\u3100') kana++;
+            else if (c is >= '\u3040' and < '\u3100') { if (SingleTokenKana.Contains(c)) kana++; else rareKana++; }
             else if (c is >= '\u4E00' and < '\uA000' && SingleTokenHan[c - 0x4E00]) commonHan++;
-            else if (c is >= '\u3400' and < '\uA000' or >= '\uF900' and < '\uFB00') han++;
+            else if (c is >= '\u3400' and < '\uA000' or >= '\uF900' and < '\uFB00') tally.RareHan++;
             else if (c is >= '\uAC00' and < '\uD7B0') hangul++;
             else other++;
             i += width;
@@ -157,18 +169,26 @@ public sealed class ApproximateTokenCounter : ITokenCounter
         tally.Letters += latin + accented;
         tally.Accented += accented;
         tally.Umlauts += umlauts;
+        tally.Kana += kana + rareKana;
         double cost = leadCost;
-        if (accented > 0) cost += Math.Max(1, (latin + accented) / AccentedCharsPerToken);
+        // Spanish words are cheaper than German or French ones: " también" is one token, " réserver" two.
+        if (accented > 0) cost += Math.Max(1, (latin + accented) / (spanish == accented ? SpanishCharsPerToken : AccentedCharsPerToken));
+        else if (latin >= 9 && upper == 0 && start > 0 && text[start - 1] is '/' or '#')
+        {
+            // Long URL path segments and fragments are mostly words run together ("aspnetcore", "issuecomment").
+            cost += 1 + (latin - 3) * SlugLetterCost;
+        }
         else if (latin > 0 && (upper == 0 || (upper == 1 && firstUpper)))
         {
             tally.EnglishCost += EnglishWordCost(latin, firstUpper);
             tally.ForeignCost += 1;
             tally.ForeignLetters += Math.Max(0, latin - 3);
+            tally.RomanceLetters += Math.Clamp(latin - 3, 0, 7);
         }
         else if (latin > 0) cost += IdentifierCost(text[start..i], latin, upper, humps);
         if (cyrillic > 0) cost += Math.Max(1, cyrillic * CyrillicPerLetter);
         if (arabic > 0) cost += Math.Max(1, arabic * ArabicPerLetter);
-        cost += commonHan + han * RareHanPerChar + kana * KanaPerChar + hangul * HangulPerChar + other * OtherScriptPerChar;
+        cost += commonHan + kana * KanaPerChar + rareKana * RareKanaPerChar + hangul * HangulPerChar + other * OtherScriptPerChar;
         tokens += cost;
         return i;
     }
@@ -213,6 +233,10 @@ public sealed class ApproximateTokenCounter : ITokenCounter
         "笑性通目华报立命张活数件安表原车应路期常提感金何更反合放系计或司利果界及今京务制解任至清物台象记共接特直服题建南度统色字请交" +
         "认算论义科元社结功指思非流每管连资队条院变联言权展该传近治周保达运必城步完区即求品转量空技程告江语英基式息写收未持音片推開間" +
         "見読話私火木土";
+
+    private static readonly System.Buffers.SearchValues<char> SingleTokenKana = System.Buffers.SearchValues.Create(
+        "あいうえおかがきくけこごさざしじすせそただちっつてでとどなにのはばまみめもやらりるれろわをん" +
+        "アイウエオカキクグコサシジスセタダチッテデトドナニパビピフブプペポマムメャュョラリルレロンー");
 
     private static readonly bool[] SingleTokenHan = BuildHanTable();
 

@@ -6,6 +6,7 @@ var rest = args.Skip(1).ToArray();
 return name switch
 {
     "embedding" => EmbeddingBenchmark.Run(rest),
+    "tokens" => TokenCounterBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -15,5 +16,7 @@ static int Help()
     Console.WriteLine("  embedding   hashing embedder throughput and vector-only evidence recall@5/10/25 on LoCoMo");
     Console.WriteLine("              [--data locomo-dev.json] [--dimensions 384] [--seconds 3]");
     Console.WriteLine("              [--provider openai --base-url URL --model NAME [--api-key KEY]]");
+    Console.WriteLine("  tokens      ApproximateTokenCounter against the cl100k_base fixture: error per category, throughput");
+    Console.WriteLine("              [--seconds N] [--verbose]");
     return 2;
 }

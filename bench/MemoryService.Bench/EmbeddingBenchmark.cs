@@ -24,6 +24,8 @@ public static class EmbeddingBenchmark
             $"{data.Conversations.Sum(c => c.Questions.Count)} questions; skipped {data.SkippedTotal} " +
             $"({string.Join(", ", data.Skipped.Select(s => $"{s.Key}: {s.Value}"))}); " +
             $"salvaged evidence strings: {data.SalvagedEvidence}; unknown evidence ids dropped: {data.DroppedEvidenceIds}");
+        var dates = data.Conversations.SelectMany(c => c.Turns).Select(t => t.SessionDate).ToList();
+        Console.WriteLine($"  sessions from {dates.Min():yyyy-MM-dd HH:mm}Z to {dates.Max():yyyy-MM-dd HH:mm}Z; first turn: {data.Conversations[0].Turns[0].Text}");
 
         using IEmbeddingGenerator<string, Embedding<float>> generator = options.Provider == EmbeddingProviders.OpenAi
             ? new OpenAiEmbeddingGenerator(new EmbeddingsOptions

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs MemoryService with its embedded default: a private PostgreSQL + pgvector it starts itself and
+# the built-in embedder. Installs prerequisites first (idempotent).
+#   URLS (default http://127.0.0.1:8080), Storage__DataDirectory, ConnectionStrings__Memory, ... pass through.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/prereqs.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build src/MemoryService -c Release -nologo -v quiet -clp:ErrorsOnly
+exec dotnet src/MemoryService/bin/Release/net10.0/MemoryService.dll --urls "${URLS:-http://127.0.0.1:8080}" "$@"

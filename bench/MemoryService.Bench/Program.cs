@@ -7,6 +7,7 @@ return name switch
 {
     "embedding" => EmbeddingBenchmark.Run(rest),
     "tokens" => TokenCounterBenchmark.Run(rest),
+    "quality" => QualityBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -18,5 +19,7 @@ static int Help()
     Console.WriteLine("              [--provider openai --base-url URL --model NAME [--api-key KEY]]");
     Console.WriteLine("  tokens      ApproximateTokenCounter against the cl100k_base fixture: error per category, throughput");
     Console.WriteLine("              [--seconds N] [--verbose]");
+    Console.WriteLine("  quality     LoCoMo evidence recall@5/10/25 through the HTTP API: vector-only, keyword-only, hybrid");
+    Console.WriteLine("              [--url URL --key KEY] (default: starts the Release build with a fresh embedded database)");
     return 2;
 }

@@ -2,6 +2,7 @@ using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using MemoryService.Memories;
+using MemoryService.Retrieval;
 using MemoryService.Tenancy;
 using MemoryService.Users;
 
@@ -14,6 +15,7 @@ builder.AddDatabase();
 builder.AddTenancy();
 builder.AddEmbeddings();
 builder.AddMemories();
+builder.AddRetrieval();
 
 var app = builder.Build();
 
@@ -26,6 +28,7 @@ app.MapHealth();
 app.MapAdmin();
 app.MapUsers();
 app.MapMemories();
+app.MapRetrieval();
 
 app.Run();
 

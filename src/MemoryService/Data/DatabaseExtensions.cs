@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace MemoryService.Data;
@@ -20,6 +21,8 @@ public static class DatabaseExtensions
         {
             var endpoint = sp.GetRequiredService<DatabaseEndpoint>();
             var dsb = new NpgsqlDataSourceBuilder(endpoint.ConnectionString);
+            // Per-user queries are small; JIT-compiling them (triggered by stale row estimates) costs tens of ms.
+            if (string.IsNullOrEmpty(dsb.ConnectionStringBuilder.Options)) dsb.ConnectionStringBuilder.Options = "-c jit=off";
             dsb.EnableDynamicJson();
             return dsb.Build();
         });
@@ -31,50 +34,53 @@ public static class DatabaseExtensions
     }
 }
 
-/// <summary>The connection string in force: configured, or the embedded cluster's once it has started.</summary>
-public sealed class DatabaseEndpoint(IConfiguration configuration)
+/// <summary>
+/// The connection string in force: the configured one, or the embedded cluster's, started on first use
+/// (whichever service needs the database first) and stopped by <see cref="DatabaseStartup"/> last.
+/// </summary>
+public sealed class DatabaseEndpoint
 {
-    private string? _embedded;
+    private readonly Lazy<EmbeddedPostgres>? _embedded;
 
-    public string? Configured { get; } = configuration.GetConnectionString("Memory") is { Length: > 0 } cs ? cs : null;
-    public bool IsEmbedded => Configured is null;
-    public EmbeddedPostgres? Embedded { get; private set; }
-
-    public string ConnectionString => Configured ?? _embedded
-        ?? throw new InvalidOperationException("The embedded database has not been started yet.");
-
-    public void UseEmbedded(EmbeddedPostgres pg)
+    public DatabaseEndpoint(IConfiguration configuration, IOptions<StorageOptions> storage, ILogger<DatabaseEndpoint> logger)
     {
-        Embedded = pg;
-        _embedded = pg.ConnectionString(DatabaseExtensions.DatabaseName);
-    }
-}
-
-/// <summary>Starts the embedded cluster when needed, applies migrations, and stops the cluster last on shutdown.</summary>
-public sealed class DatabaseStartup(
-    DatabaseEndpoint endpoint,
-    Microsoft.Extensions.Options.IOptions<StorageOptions> storage,
-    IServiceProvider services,
-    ILogger<DatabaseStartup> logger) : IHostedService
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (endpoint.IsEmbedded)
+        Configured = configuration.GetConnectionString("Memory") is { Length: > 0 } cs ? cs : null;
+        if (Configured is not null) return;
+        _embedded = new Lazy<EmbeddedPostgres>(() =>
         {
             var options = storage.Value;
             var dataDir = options.ResolveDataDirectory();
             Directory.CreateDirectory(dataDir);
-            var pg = await Task.Run(() => EmbeddedPostgres.Start(Path.Combine(dataDir, "pgdata"), options.PostgresBinDirectory,
-                DatabaseExtensions.DatabaseName, TimeSpan.FromSeconds(options.StartTimeoutSeconds), logger), cancellationToken);
-            endpoint.UseEmbedded(pg);
-            logger.LogInformation("Embedded PostgreSQL running in {DataDirectory} (socket {Socket})", pg.ClusterDirectory, pg.SocketDirectory);
-        }
+            var pg = EmbeddedPostgres.Start(Path.Combine(dataDir, "pgdata"), options.PostgresBinDirectory,
+                DatabaseExtensions.DatabaseName, TimeSpan.FromSeconds(options.StartTimeoutSeconds), logger);
+            logger.LogInformation("Embedded PostgreSQL running; data directory {DataDirectory}", dataDir);
+            return pg;
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public string? Configured { get; }
+    public bool IsEmbedded => Configured is null;
+
+    public string ConnectionString => Configured ?? _embedded!.Value.ConnectionString(DatabaseExtensions.DatabaseName);
+
+    public void StopEmbedded()
+    {
+        if (_embedded is { IsValueCreated: true }) _embedded.Value.Stop();
+    }
+}
+
+/// <summary>Applies migrations before the server accepts requests, and stops the embedded cluster last on shutdown.</summary>
+public sealed class DatabaseStartup(DatabaseEndpoint endpoint, IServiceProvider services) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = await Task.Run(() => endpoint.ConnectionString, cancellationToken);
         await services.GetRequiredService<Migrator>().MigrateAsync(cancellationToken);
     }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        endpoint.Embedded?.Stop();
+        endpoint.StopEmbedded();
         return Task.CompletedTask;
     }
 }

@@ -140,6 +140,10 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
     public IQueryable<Memory> Owned(Owner owner) =>
         db.Set<Memory>().Where(m => m.TenantId == owner.TenantId && m.UserId == owner.UserId);
 
+    /// <summary>Memories by id within one tenant (search results).</summary>
+    public async Task<Dictionary<Guid, Memory>> LoadAsync(Guid tenantId, Guid[] ids, CancellationToken ct) =>
+        await db.Set<Memory>().AsNoTracking().Where(m => m.TenantId == tenantId && ids.Contains(m.Id)).ToDictionaryAsync(m => m.Id, ct);
+
     public Task<Memory?> GetAsync(Owner owner, Guid id, CancellationToken ct) =>
         Owned(owner).AsNoTracking().FirstOrDefaultAsync(m => m.Id == id, ct);
 

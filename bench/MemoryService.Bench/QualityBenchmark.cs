@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MemoryService.Hosting;
+
+namespace MemoryService.Bench;
+
+/// <summary>
+/// Retrieval quality on the LoCoMo dev split over the real HTTP API: every dialog turn stored as an
+/// event memory of one user per conversation, every question of categories 1-4 run as a search;
+/// evidence recall@5/10/25 for vector-only, keyword-only and the full hybrid ranking.
+/// </summary>
+public static class QualityBenchmark
+{
+    private static readonly int[] Ks = [5, 10, 25];
+    private static readonly JsonSerializerOptions Json = CreateJson();
+
+    private static readonly (string Name, object? Weights)[] Modes =
+    [
+        ("vector-only", new { similarity = 1.0, keyword = 0.0, recency = 0.0, importance = 0.0, activation = 0.0 }),
+        ("keyword-only", new { similarity = 0.0, keyword = 1.0, recency = 0.0, importance = 0.0, activation = 0.0 }),
+        ("hybrid (defaults)", null),
+    ];
+
+    public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
+
+    private static async Task<int> RunAsync(string[] args)
+    {
+        var data = LocomoDataset.Load(ServiceHost.Arg(args, "--data"));
+        var questions = data.Conversations.Sum(c => c.Questions.Count(q => q.Category != LocomoCategory.Adversarial));
+        Console.WriteLine($"LoCoMo: {data.Conversations.Count} conversations, {data.Conversations.Sum(c => c.Turns.Count)} turns, " +
+            $"{questions} questions of categories 1-4; skipped {data.SkippedTotal} ({string.Join(", ", data.Skipped.Select(s => $"{s.Key}: {s.Value}"))}), " +
+            $"salvaged {data.SalvagedEvidence} evidence strings");
+
+        await using var host = await ServiceHost.StartAsync(args);
+        using var http = host.CreateClient();
+        var run = Guid.NewGuid().ToString("N")[..6];
+
+        // 1. ingest: one user per conversation, one event memory per turn
+        var ingest = Stopwatch.StartNew();
+        foreach (var conversation in data.Conversations)
+        {
+            var items = conversation.Turns.Select(t => new
+            {
+                content = t.Text,
+                kind = "event",
+                observed_at = t.SessionDate,
+                metadata = new { dia_id = t.DiaId },
+            }).ToList();
+            foreach (var chunk in items.Chunk(1000))
+            {
+                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}/memories/batch", new { items = chunk }, Json);
+                response.EnsureSuccessStatusCode();
+            }
+        }
+        Console.WriteLine($"ingested in {ingest.Elapsed.TotalSeconds:0.0} s");
+
+        if (ServiceHost.Arg(args, "--dump") is { } dumpPath)
+        {
+            // For tuning fusion offline: every question's candidates with their signals.
+            await using var dump = File.CreateText(dumpPath);
+            foreach (var conversation in data.Conversations)
+            foreach (var q in conversation.Questions.Where(q => q.Category != LocomoCategory.Adversarial))
+            {
+                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}/memories/search",
+                    new { query = q.Question, limit = 100, include_knowledge = false, explain = true }, Json);
+                var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+                var items = body.GetProperty("items").EnumerateArray().Select(i => new
+                {
+                    dia = i.GetProperty("memory").GetProperty("metadata").GetProperty("dia_id").GetString(),
+                    sim = i.GetProperty("explain").GetProperty("similarity").GetDouble(),
+                    kw = i.GetProperty("explain").GetProperty("keyword").GetDouble(),
+                });
+                await dump.WriteLineAsync(JsonSerializer.Serialize(new { cat = (int)q.Category, evidence = q.Evidence, items }));
+            }
+            return 0;
+        }
+
+        // 2. search every question in every mode
+        foreach (var (name, weights) in Modes)
+        {
+            var sums = new Dictionary<string, double[]>();
+            var counts = new Dictionary<string, int>();
+            var latencies = new List<double>();
+            foreach (var conversation in data.Conversations)
+            {
+                foreach (var q in conversation.Questions.Where(q => q.Category != LocomoCategory.Adversarial))
+                {
+                    var sw = Stopwatch.StartNew();
+                    var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}/memories/search",
+                        new { query = q.Question, limit = Ks[^1], include_knowledge = false, weights }, Json);
+                    latencies.Add(sw.Elapsed.TotalMilliseconds);
+                    response.EnsureSuccessStatusCode();
+                    var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+                    var ranked = body.GetProperty("items").EnumerateArray()
+                        .Select(i => i.GetProperty("memory").GetProperty("metadata").GetProperty("dia_id").GetString()!).ToList();
+                    foreach (var group in new[] { "overall", q.Category.ToString() })
+                    {
+                        var s = sums.TryGetValue(group, out var existing) ? existing : sums[group] = new double[Ks.Length];
+                        for (var k = 0; k < Ks.Length; k++)
+                            s[k] += q.Evidence.Count(e => ranked.Take(Ks[k]).Contains(e)) / (double)q.Evidence.Count;
+                        counts[group] = counts.GetValueOrDefault(group) + 1;
+                    }
+                }
+            }
+            latencies.Sort();
+            Console.WriteLine();
+            Console.WriteLine($"## {name}   (search p50 {latencies[latencies.Count / 2]:0.0} ms over HTTP)");
+            Console.WriteLine($"{"group",-12} {"n",5} {"R@5",7} {"R@10",7} {"R@25",7}");
+            foreach (var group in sums.Keys.OrderBy(g => g == "overall" ? "" : g))
+                Console.WriteLine($"{group,-12} {counts[group],5} " + string.Join(" ", sums[group].Select(v => $"{v / counts[group],7:0.000}")));
+        }
+        return 0;
+    }
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        ApiConventions.Configure(o);
+        return o;
+    }
+}

@@ -1,0 +1,35 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MemoryService.Retrieval;
+
+/// <summary>Section "Retrieval": ranking weights and parameters; weights can be overridden per request.</summary>
+public sealed class RetrievalOptions
+{
+    public RankingWeights Weights { get; set; } = new();
+
+    /// <summary>Recency halves every this many days since observed_at.</summary>
+    [Range(0.001, 100_000)] public double RecencyHalfLifeDays { get; set; } = 30;
+
+    /// <summary>ACT-R decay d in B = ln Σ (t − t_j)^−d.</summary>
+    [Range(0.01, 0.99)] public double ActivationDecay { get; set; } = 0.5;
+
+    /// <summary>How many candidates each signal (vector, keyword) contributes before fusion.</summary>
+    [Range(10, 1000)] public int CandidatesPerSignal { get; set; } = 100;
+
+    /// <summary>BM25 term saturation and length normalisation.</summary>
+    [Range(0.0, 10)] public double Bm25K1 { get; set; } = 1.2;
+    [Range(0.0, 1)] public double Bm25B { get; set; } = 0.75;
+
+    /// <summary>How often batched access statistics are written.</summary>
+    [Range(50, 60_000)] public int AccessFlushMilliseconds { get; set; } = 1000;
+}
+
+/// <summary>Relative weights of the ranking signals (any non-negative numbers; they are normalised to sum 1).</summary>
+public sealed record RankingWeights
+{
+    public double Similarity { get; init; } = 0.45;
+    public double Keyword { get; init; } = 0.45;
+    public double Recency { get; init; } = 0.04;
+    public double Importance { get; init; } = 0.04;
+    public double Activation { get; init; } = 0.02;
+}

@@ -1,0 +1,161 @@
+using System.Text.Json.Nodes;
+using MemoryService.Memories;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MemoryService.Retrieval;
+
+/// <summary>What to search for and how to rank it.</summary>
+public sealed record SearchQuery(
+    string Query,
+    int Limit = 10,
+    IReadOnlyList<MemoryKind>? Kinds = null,
+    IReadOnlyList<string>? Tags = null,
+    string? Key = null,
+    JsonObject? MetadataEquals = null,
+    IReadOnlyDictionary<string, JsonArray>? MetadataIn = null,
+    bool IncludeKnowledge = true,
+    double MinScore = 0,
+    RankingWeights? Weights = null,
+    double? RecencyHalfLifeDays = null);
+
+/// <summary>Each signal in [0, 1] and the weighted score.</summary>
+public sealed record ScoreParts(double Similarity, double Keyword, double Recency, double Importance, double Activation);
+
+public sealed record ScoredMemory(Memory Memory, double Score, ScoreParts Parts);
+
+/// <summary>
+/// The retrieval pipeline, as numbered steps: embed, gather candidates by vector and by keyword in
+/// one SQL statement over the owner's current memories, score with weighted signals, cut and load.
+/// </summary>
+public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedder, MemoryStore store, AccessTracker access,
+    IOptions<RetrievalOptions> options, TimeProvider clock)
+{
+    public async Task<IReadOnlyList<ScoredMemory>> SearchAsync(Owner owner, SearchQuery query, CancellationToken ct)
+    {
+        var o = options.Value;
+        var weights = query.Weights ?? o.Weights;
+        var now = clock.GetUtcNow();
+
+        // 1. embed the query (a failing embedder is a 503, never results from another model)
+        var vector = await embedder.EmbedAsync(query.Query, ct);
+
+        // 2. gather candidates: top-N by cosine and top-N by BM25 over the owner's current memories
+        var candidates = await GatherAsync(owner, query, vector, o, now, ct);
+        if (candidates.Count == 0) return [];
+
+        // 3. score: every signal in [0, 1], weighted; keyword relevance relative to the best match
+        var maxKeyword = candidates.Max(c => c.Keyword);
+        var halfLife = query.RecencyHalfLifeDays ?? o.RecencyHalfLifeDays;
+        var total = weights.Similarity + weights.Keyword + weights.Recency + weights.Importance + weights.Activation;
+        if (total <= 0) total = 1;
+        var scored = candidates.Select(c =>
+        {
+            var parts = new ScoreParts(
+                Similarity: Math.Clamp(c.Similarity ?? 0, 0, 1),
+                Keyword: maxKeyword > 0 ? c.Keyword / maxKeyword : 0,
+                Recency: Math.Pow(0.5, Math.Max(0, (now - c.ObservedAt).TotalDays) / halfLife),
+                Importance: c.Importance,
+                Activation: Activation(c, now, o.ActivationDecay));
+            var score = (weights.Similarity * parts.Similarity + weights.Keyword * parts.Keyword + weights.Recency * parts.Recency
+                + weights.Importance * parts.Importance + weights.Activation * parts.Activation) / total;
+            return (c.Id, Score: score, Parts: parts);
+        });
+
+        // 4. min_score, top `limit`, load the memories (already filtered to current, owned rows)
+        var top = scored.Where(s => s.Score >= query.MinScore).OrderByDescending(s => s.Score).ThenBy(s => s.Id).Take(query.Limit).ToList();
+        if (top.Count == 0) return [];
+        var ids = top.Select(t => t.Id).ToArray();
+        var memories = await store.LoadAsync(owner.TenantId, ids, ct);
+        access.Record(ids);
+        return top.Where(t => memories.ContainsKey(t.Id)).Select(t => new ScoredMemory(memories[t.Id], t.Score, t.Parts)).ToList();
+    }
+
+    /// <summary>
+    /// ACT-R base-level activation B = ln Σ (t − t_j)^−d, approximated from the access count n, the first
+    /// use (creation) and the lifetime L in hours: B ≈ ln(n / (1 − d)) − d·ln(L); squashed to [0, 1].
+    /// </summary>
+    internal static double Activation(Candidate c, DateTimeOffset now, double d)
+    {
+        var n = c.AccessCount + 1; // creation counts as the first use
+        var lifetimeHours = Math.Max((now - c.CreatedAt).TotalHours, 1.0 / 60);
+        var b = Math.Log(n / (1 - d)) - d * Math.Log(lifetimeHours);
+        return 1 / (1 + Math.Exp(-b));
+    }
+
+    internal sealed record Candidate(Guid Id, double? Similarity, double Keyword, DateTimeOffset ObservedAt, double Importance,
+        int AccessCount, DateTimeOffset CreatedAt);
+
+    private async Task<List<Candidate>> GatherAsync(Owner owner, SearchQuery q, float[] vector, RetrievalOptions o,
+        DateTimeOffset now, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand();
+        var p = cmd.Parameters;
+        p.AddWithValue(owner.TenantId);                                                    // $1
+        p.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }); // $2
+        p.AddWithValue(q.IncludeKnowledge && owner.UserId is not null);                   // $3
+        p.AddWithValue(embedder.ModelId);                                                  // $4
+        p.AddWithValue(q.Query);                                                           // $5
+        p.AddWithValue(vector);                                                            // $6
+        p.AddWithValue(now);                                                               // $7
+        p.AddWithValue(o.CandidatesPerSignal);                                             // $8
+        p.AddWithValue(o.Bm25K1);                                                          // $9
+        p.AddWithValue(o.Bm25B);                                                           // $10
+
+        // Filters become extra predicates with their own parameters: never text from the request.
+        var filters = new List<string>();
+        string Param(object value, NpgsqlDbType? type = null)
+        {
+            var parameter = type is { } t ? new NpgsqlParameter { Value = value, NpgsqlDbType = t } : new NpgsqlParameter { Value = value };
+            p.Add(parameter);
+            return "$" + p.Count;
+        }
+        if (q.Kinds is { Count: > 0 }) filters.Add($"m.kind = ANY({Param(q.Kinds.Select(k => k.ToString().ToLowerInvariant()).ToArray())})");
+        if (q.Tags is { Count: > 0 }) filters.Add($"m.tags && {Param(q.Tags.ToArray())}::text[]");
+        if (q.Key is not null) filters.Add($"m.key = {Param(q.Key)}");
+        if (q.MetadataEquals is { Count: > 0 }) filters.Add($"m.metadata @> {Param(q.MetadataEquals.ToJsonString(), NpgsqlDbType.Jsonb)}");
+        foreach (var (field, values) in q.MetadataIn ?? new Dictionary<string, JsonArray>())
+            filters.Add($"(m.metadata -> {Param(field)}) = ANY({Param(values.Select(v => v?.ToJsonString() ?? "null").ToArray())}::jsonb[])");
+        var extra = filters.Count > 0 ? " AND " + string.Join(" AND ", filters) : "";
+
+        // Per-user exact search: the (tenant_id, user_id) index narrows to one owner's rows, so results equal
+        // an exact scan whatever the table size. BM25 with tf = 1 (memories are short): idf from this
+        // owner's rows, length normalised by distinct lexemes. The keyword query ORs the query's lexemes.
+        cmd.CommandText = $"""
+            WITH cand AS MATERIALIZED (
+                SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.importance, m.access_count, m.created_at,
+                       CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
+                FROM memories m
+                WHERE m.tenant_id = $1
+                  AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
+                  AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}
+            ), lex AS (
+                SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
+            ), stats AS (
+                SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
+            ), idf AS (
+                SELECT l.tq, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
+                FROM lex l CROSS JOIN stats s
+                CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.search_text @@ l.tq) d
+                WHERE d.df > 0
+            ), kw AS (
+                SELECT c.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
+                FROM cand c JOIN idf i ON c.search_text @@ i.tq CROSS JOIN stats s
+                GROUP BY c.id, c.len, s.avglen
+            ), picked AS (
+                (SELECT id FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC LIMIT $8)
+                UNION
+                (SELECT id FROM kw ORDER BY kw DESC LIMIT $8)
+            )
+            SELECT c.id, c.sim, coalesce(kw.kw, 0), c.observed_at, c.importance, c.access_count, c.created_at
+            FROM picked JOIN cand c ON c.id = picked.id LEFT JOIN kw ON kw.id = c.id
+            """;
+        var result = new List<Candidate>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            result.Add(new Candidate(reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetDouble(2),
+                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFloat(4), reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6)));
+        return result;
+    }
+}

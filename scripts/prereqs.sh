@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what MemoryService needs on Debian/Ubuntu: checks the .NET SDK, installs the PostgreSQL
-# server and pgvector. Idempotent: a second run only checks and takes seconds.
+# server, pgvector, and curl + jq (the README walkthrough). Idempotent: a second run only checks and takes seconds.
 set -euo pipefail
 
 log() { printf '[prereqs] %s\n' "$*" >&2; }
@@ -33,6 +33,15 @@ fi
 PGVER=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
 [ -n "$PGVER" ] || { log "ERROR: no PostgreSQL server found under /usr/lib/postgresql"; exit 1; }
 PGBIN=/usr/lib/postgresql/$PGVER/bin
+
+# --- curl and jq (the README walkthrough and its test) -------------------------------------------
+tools=()
+for tool in curl jq; do command -v "$tool" >/dev/null 2>&1 || tools+=("$tool"); done
+if [ "${#tools[@]}" -gt 0 ]; then
+  log "installing ${tools[*]}"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${tools[@]}" >/dev/null
+fi
 
 # --- pgvector -----------------------------------------------------------------------------------
 if [ -f "/usr/share/postgresql/$PGVER/extension/vector.control" ]; then

@@ -102,7 +102,7 @@ internal static partial class ExtractionRules
         new("going to the", MemoryKind.Event, 0.6, 0.85, GoingToThe(), (m, c) => Event(m.Groups["obj"].Value, $"Plans to go to {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["what"].Value))}", c), NeedsDate: true),
         new("going to <verb>", MemoryKind.Event, 0.6, 0.8, GoingToDo(), (m, c) => Event(m.Groups["vp"].Value, $"Plans to {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["vp"].Value))}", c), NeedsDate: true),
         new("has an appointment", MemoryKind.Event, 0.6, 0.85, HasAppointment(), (m, c) => Event(m.Groups["obj"].Value, $"Has {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["what"].Value))}", c), NeedsDate: true),
-        new("my <event> is", MemoryKind.Event, 0.6, 0.85, EventIs(), (m, c) => Phrases.IsPerson(m.Groups["obj"].Value) ? [] : Event(m.Groups["obj"].Value, $"{Phrases.Capitalise(Phrases.ThirdPerson($"{m.Groups["whose"].Value} {m.Groups["obj"].Value}"))} is", c), NeedsDate: true),
+        new("my <event> is", MemoryKind.Event, 0.6, 0.85, EventIs(), SubjectEvent, NeedsDate: true),
         new("I am <doing>", MemoryKind.Event, 0.6, 0.75, Doing(), (m, c) => Event($"{m.Groups["verb"].Value} {m.Groups["obj"].Value}", $"Is {m.Groups["verb"].Value.ToLowerInvariant()} {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["obj"].Value))}", c), NeedsDate: true),
         new("I <did>", MemoryKind.Event, 0.5, 0.7, Did(), (m, c) => Event($"{m.Groups["verb"].Value} {m.Groups["obj"].Value}", Phrases.Capitalise(Phrases.ThirdPerson($"{m.Groups["verb"].Value.ToLowerInvariant()} {Phrases.CleanObject(m.Groups["obj"].Value)}".Trim())), c), NeedsDate: true),
     ];
@@ -229,6 +229,16 @@ internal static partial class ExtractionRules
 
     private static Finding[] Trip(string verb, string place, Clause clause) =>
         One($"trip:{Phrases.Slug(place)}", $"Plans to {verb} to {place} {clause.Date!.Phrase}");
+
+    private static Finding[] SubjectEvent(Match m, Clause clause)
+    {
+        // "My boss is flying to Rome" is about the boss; "my sister's wedding" is an event the user attends.
+        if (Phrases.IsPerson(m.Groups["obj"].Value))
+            return [];
+        var subject = Phrases.Capitalise(Phrases.ThirdPerson($"{m.Groups["whose"].Value} {m.Groups["obj"].Value}"));
+        var verb = m.Groups["verb"].Value == "'s" ? "is" : m.Groups["verb"].Value.ToLowerInvariant();
+        return Event(m.Groups["obj"].Value, $"{subject} {verb}", clause);
+    }
 
     private static Finding[] Event(string what, string content, Clause clause)
     {
@@ -365,7 +375,7 @@ internal static partial class ExtractionRules
     [GeneratedRegex($@"^(?:I|we)\s+{Have}\s+(?<what>(?:a|an|my|our|the|another)\s+(?<obj>.+))", Options)]
     private static partial Regex HasAppointment();
 
-    [GeneratedRegex(@"^(?<whose>my|our)\s+(?<obj>.+?)\s+(?:is|are|starts|begins|leaves|takes place|was|will be|'s)\b", Options)]
+    [GeneratedRegex(@"^(?<whose>my|our)\s+(?<obj>.+?)(?:\s+(?<verb>is|are|starts|begins|leaves|takes place|was|will be)\b|(?<verb>'s)$)", Options)]
     private static partial Regex EventIs();
 
     [GeneratedRegex(@"^(?:I|we)\s+(?:am|are)\s+(?!feeling|thinking|wondering|hoping|trying|looking|doing|getting|going)(?<verb>\w+ing)\s+(?<obj>.+)", Options)]

@@ -13,6 +13,7 @@ internal sealed record LabelledUtterance(string Text, string Category, string[] 
 internal sealed record LabelledSet(DateTimeOffset ObservedAt, LabelledUtterance[] Items)
 {
     public const string FileName = "extraction-labelled.json";
+    public const string HoldoutFileName = "extraction-holdout.json";
 
     public static LabelledSet Load(string path) =>
         JsonSerializer.Deserialize<LabelledSet>(File.ReadAllText(path), new JsonSerializerOptions(JsonSerializerDefaults.Web))

@@ -180,7 +180,7 @@ public sealed class RuleBasedMemoryExtractorTests
     [Fact]
     public async Task UnreadableFirstPersonStatementWithDateIsReportedAsFailure()
     {
-        var result = await _extractor.ExtractAsync([new(ConversationMessage.User, "My plans with Anna tomorrow are still vague.")], ObservedAt);
+        var result = await _extractor.ExtractAsync([new(ConversationMessage.User, "I feel awful today.")], ObservedAt);
 
         Assert.Empty(result.Candidates);
         Assert.Single(result.Failed);

@@ -39,7 +39,7 @@ internal static partial class ExtractionRules
     private const string CapitalName = @"(?-i:[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?)";
     private const string AnyName = @"[a-z][\w'-]*";
     private const string Place = @"(?-i:[A-Z][\w'.-]*)(?:\s+(?-i:[A-Z][\w'.-]*))*";
-    private const string Have = @"(?:have|have got|got|own)";
+    private const string Have = @"(?:have|have got|got|own|adopted|have adopted|just got|just adopted)";
 
     public static readonly ExtractionRule[] All =
     [
@@ -79,6 +79,7 @@ internal static partial class ExtractionRules
         new("works as", MemoryKind.Fact, 0.7, 0.9, WorksAs(), (m, _) => Occupation(m.Groups["job"].Value, checkWord: false)),
         new("I am a <job>", MemoryKind.Fact, 0.7, 0.7, IAmA(), (m, _) => Occupation(m.Groups["job"].Value, checkWord: true)),
         new("works at", MemoryKind.Fact, 0.6, 0.9, WorksAt(), (m, _) => One("employer", $"Works {m.Groups["prep"].Value.ToLowerInvariant()} {Phrases.CleanObject(m.Groups["org"].Value)}")),
+        new("favourite", MemoryKind.Preference, 0.55, 0.9, Favourite(), (m, _) => ReadFavourite(m)),
         new("speaks", MemoryKind.Fact, 0.5, 0.85, Speaks(), (m, _) => One("languages", $"Speaks {Phrases.CleanPhrase(m.Groups["langs"].Value)}")),
         new("age", MemoryKind.Fact, 0.6, 0.9, Age(), (m, _) => One("age", $"Is {m.Groups["n"].Value} years old")),
         new("marital status", MemoryKind.Fact, 0.6, 0.85, Marital(), (m, _) => One("marital_status", $"Is {m.Groups["s"].Value.ToLowerInvariant()}")),
@@ -103,7 +104,7 @@ internal static partial class ExtractionRules
         new("going to <verb>", MemoryKind.Event, 0.6, 0.8, GoingToDo(), (m, c) => Event(m.Groups["vp"].Value, $"Plans to {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["vp"].Value))}", c), NeedsDate: true),
         new("has an appointment", MemoryKind.Event, 0.6, 0.85, HasAppointment(), (m, c) => Event(m.Groups["obj"].Value, $"Has {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["what"].Value))}", c), NeedsDate: true),
         new("my <event> is", MemoryKind.Event, 0.6, 0.85, EventIs(), SubjectEvent, NeedsDate: true),
-        new("I am <doing>", MemoryKind.Event, 0.6, 0.75, Doing(), (m, c) => Event($"{m.Groups["verb"].Value} {m.Groups["obj"].Value}", $"Is {m.Groups["verb"].Value.ToLowerInvariant()} {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["obj"].Value))}", c), NeedsDate: true),
+        new("I am <doing>", MemoryKind.Event, 0.6, 0.75, Doing(), (m, c) => c.Date!.Text.Contains("today", StringComparison.OrdinalIgnoreCase) ? [] : Event($"{m.Groups["verb"].Value} {m.Groups["obj"].Value}", $"Is {m.Groups["verb"].Value.ToLowerInvariant()} {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["obj"].Value))}", c), NeedsDate: true),
         new("I <did>", MemoryKind.Event, 0.5, 0.7, Did(), (m, c) => Event($"{m.Groups["verb"].Value} {m.Groups["obj"].Value}", Phrases.Capitalise(Phrases.ThirdPerson($"{m.Groups["verb"].Value.ToLowerInvariant()} {Phrases.CleanObject(m.Groups["obj"].Value)}".Trim())), c), NeedsDate: true),
     ];
 
@@ -120,7 +121,7 @@ internal static partial class ExtractionRules
             .Select(item => new Finding($"allergy:{Phrases.Slug(item)}", $"Is allergic to {item}"))
             .ToArray();
 
-    private static Finding[] NotEating(string food) => food.Length == 0 ? []
+    private static Finding[] NotEating(string food) => food.Length == 0 || Phrases.IsReaction(food) ? []
         : Phrases.IsMeat(food) ? One("diet", $"Does not eat {food}")
         : One($"avoids:{Phrases.Slug(food)}", $"Does not eat {food}");
 
@@ -128,7 +129,7 @@ internal static partial class ExtractionRules
     {
         var drink = Phrases.CleanObject(raw);
         var topic = Phrases.Topic(drink);
-        if (topic is null || drink.Length == 0)
+        if (topic is null || drink.Length == 0 || Phrases.IsReaction(drink))
             return [];
         return One(topic, negated ? $"Does not drink {drink}" : $"Drinks {drink}");
     }
@@ -178,6 +179,13 @@ internal static partial class ExtractionRules
             return [];
         var verb = Phrases.LikeVerb(m.Groups["verb"].Value, liked);
         return One($"likes:{Phrases.Slug(thing)}", $"{verb} {Phrases.ThirdPerson(thing)}");
+    }
+
+    private static Finding[] ReadFavourite(Match m)
+    {
+        var what = Phrases.CleanObject(m.Groups["what"].Value);
+        var value = Phrases.CleanObject(m.Groups["value"].Value);
+        return what.Length == 0 || value.Length == 0 ? [] : One($"favourite_{Phrases.Slug(what)}", $"Favourite {what} is {value}");
     }
 
     private static Finding[] Location(string raw)
@@ -258,7 +266,7 @@ internal static partial class ExtractionRules
     [GeneratedRegex($@"^my\s+(?:first\s+|full\s+)?name\s+(?:is|'s)\s+(?<name>{AnyName}(?:\s+{AnyName}){{0,2}})", Options)]
     private static partial Regex MyName();
 
-    [GeneratedRegex($@"^I am\s+(?<name>{CapitalName})$", Options)]
+    [GeneratedRegex($@"^I am\s+(?<name>{CapitalName})(?:,.*)?$", Options)]
     private static partial Regex IAmName();
 
     [GeneratedRegex($@"^I am\s+(?:very\s+|severely\s+|mildly\s+|also\s+|deathly\s+|super\s+|really\s+)?allergic\s+to\s+(?<list>.+)", Options)]
@@ -300,10 +308,10 @@ internal static partial class ExtractionRules
     [GeneratedRegex($@"^(?:I\s+)?{Adverbs}(?<verb>hate|dislike|detest|loathe|despise|cannot stand|can not stand|do not (?:really |much |particularly |actually )?(?:like|enjoy|love|care for)|never (?:really )?liked|am not (?:a |really a |much of a )?(?:big |huge )?fan of|am not (?:really |that |very |too )?(?:into|big on|keen on|fond of))\s+(?<obj>.+)$", Options)]
     private static partial Regex Dislike();
 
-    [GeneratedRegex($@"^(?:I\s+)?{Adverbs}(?<verb>love|like|enjoy|adore|am (?:a |such a )?(?:big |huge |massive |great )?fan of|am (?:really |totally |very |so |super )?(?:into|fond of|keen on|big on|obsessed with|passionate about))\s+(?<obj>.+)$", Options)]
+    [GeneratedRegex($@"^(?:I\s+)?{Adverbs}(?<verb>love|like|enjoy|adore|(?:am )?(?:a |such a )?(?:big |huge |massive |great )?fan of|am (?:really |totally |very |so |super )?(?:into|fond of|keen on|big on|obsessed with|passionate about))\s+(?<obj>.+)$", Options)]
     private static partial Regex Like();
 
-    [GeneratedRegex(@"^(?:I|we)\s+(?:currently\s+|now\s+|still\s+|actually\s+)?(?:live|reside|am living|are living|am based|are based|am now based|am settled|are settled)\s+in\s+(?<place>.+)", Options)]
+    [GeneratedRegex(@"^(?:(?:I|we)\s+)?(?:currently\s+|now\s+|still\s+|actually\s+)?(?:live|reside|am living|are living|living|am based|are based|based|am now based|am settled|are settled)(?:\s+with\s+[\w\s']+?)?\s+in\s+(?<place>.+)", Options)]
     private static partial Regex LivesIn();
 
     [GeneratedRegex(@"^(?:I|we)\s+(?:have\s+)?(?:just\s+|recently\s+|finally\s+|also\s+)?(?:moved|relocated)\s+(?:back\s+)?(?:from\s+.+?\s+)?to\s+(?<place>.+)", Options)]
@@ -323,6 +331,9 @@ internal static partial class ExtractionRules
 
     [GeneratedRegex(@"^I\s+(?:currently\s+|now\s+|still\s+)?work\s+(?<prep>at|for)\s+(?<org>.+)", Options)]
     private static partial Regex WorksAt();
+
+    [GeneratedRegex(@"^(?:my|our)\s+(?:all-time\s+)?(?:favou?rite|fave)\s+(?<what>[\w\s-]+?)\s+(?:is|are|has to be|would be)\s+(?<value>.+)", Options)]
+    private static partial Regex Favourite();
 
     [GeneratedRegex(@"^I\s+(?:also\s+|can\s+)?speak\s+(?!to\b|with\b|up\b)(?<langs>.+)", Options)]
     private static partial Regex Speaks();
@@ -378,7 +389,7 @@ internal static partial class ExtractionRules
     [GeneratedRegex(@"^(?<whose>my|our)\s+(?<obj>.+?)(?:\s+(?<verb>is|are|starts|begins|leaves|takes place|was|will be)\b|(?<verb>'s)$)", Options)]
     private static partial Regex EventIs();
 
-    [GeneratedRegex(@"^(?:I|we)\s+(?:am|are)\s+(?!feeling|thinking|wondering|hoping|trying|looking|doing|getting|going)(?<verb>\w+ing)\s+(?<obj>.+)", Options)]
+    [GeneratedRegex(@"^(?:I|we)\s+(?:am|are)\s+(?!feeling|thinking|wondering|hoping|trying|looking|doing|going)(?<verb>\w+ing)\s+(?<obj>.+)", Options)]
     private static partial Regex Doing();
 
     [GeneratedRegex(@"^(?:I|we)\s+(?:just\s+|finally\s+|also\s+|already\s+)?(?<verb>\w+ed|ran|went|got|had|saw|took|made|met|won|lost|began|flew|drove|bought|sold|wrote|left|became|did|gave|found|came|swam|rode)\b\s*(?<obj>.*)$", Options)]

@@ -104,7 +104,8 @@ internal static partial class Phrases
     }
 
     /// <summary>Keeps the whole phrase ("coffee, black, no sugar") but drops end punctuation and chat fillers.</summary>
-    public static string CleanPhrase(string phrase) => TrailingChatter().Replace(phrase, "").Trim().TrimEnd('.', '!', ',', ';', ' ');
+    public static string CleanPhrase(string phrase) =>
+        TrailingChatter().Replace(Condition().Replace(phrase, ""), "").Trim().TrimEnd('.', '!', ',', ';', ' ');
 
     public static string CleanPlace(string phrase) => PlaceBreak().Replace(phrase, "").Trim().TrimEnd('.', '!', ',');
 
@@ -259,11 +260,14 @@ internal static partial class Phrases
     [GeneratedRegex(@"\s*(?:[,;:(]|\s-\s|\b(?:because|but|since|when|whenever|although|though|unless|especially|except|so that|which|who|while|if)\b).*$", Options | RegexOptions.Singleline)]
     private static partial Regex ClauseBreak();
 
-    [GeneratedRegex(@"\s+(?:a lot|a little|so much|very much|too|as well|anymore|any more|these days|lately|nowadays|now|at all|tbh|honestly|btw|lol|haha|really|though|on weekends|on the weekends?|every day|everyday|in my (?:free|spare) time|for good|again|either|in general|generally|more and more|more than anything|the most|most of all)$", Options)]
+    [GeneratedRegex(@"\s+(?:a lot|a little|so much|very much|too|as well|anymore|any more|these days|lately|nowadays|now|at all|tbh|honestly|btw|lol|haha|really|though|on weekends|on the weekends?|every day|everyday|in my (?:free|spare) time|for good|again|either|in general|generally|more and more|more than anything|the most|most of all|here)$", Options)]
     private static partial Regex TrailingFiller();
 
     [GeneratedRegex(@"(?:\s*,?\s*\b(?:btw|tbh|lol|haha|thanks|thank you|please|from now on)\b)+\s*[.!]*$", Options)]
     private static partial Regex TrailingChatter();
+
+    [GeneratedRegex(@"\s*,?\s*\b(?:if|because|since|unless|when|whenever|as long as)\b.*$", Options | RegexOptions.Singleline)]
+    private static partial Regex Condition();
 
     [GeneratedRegex(@"\s*(?:,|\s-\s|\b(?:for|with|because|since|and|but|where|which|now|currently|originally|these days|at the moment|right now|at|as)\b).*$", Options)]
     private static partial Regex PlaceBreak();

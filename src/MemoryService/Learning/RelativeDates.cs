@@ -138,7 +138,8 @@ internal static partial class RelativeDates
     private static ResolvedDate MonthFrom(Match m, DateOnly today)
     {
         var month = ParseMonth(m.Groups["mon"].Value);
-        var year = m.Groups["y"].Success ? Int(m, "y") : month < today.Month ? today.Year + 1 : today.Year;
+        var upcoming = m.Value.StartsWith("next", StringComparison.OrdinalIgnoreCase) ? month <= today.Month : month < today.Month;
+        var year = m.Groups["y"].Success ? Int(m, "y") : upcoming ? today.Year + 1 : today.Year;
         return new(new DateOnly(year, month, 1), DatePrecision.Month, m.Value, m.Index, m.Length);
     }
 
@@ -198,7 +199,7 @@ internal static partial class RelativeDates
     [GeneratedRegex($@"\b(?<n>{Count})\s+(?<unit>day|week|month|year)s?\s+ago\b", Options)]
     private static partial Regex Ago();
 
-    [GeneratedRegex(@"\bin\s+(?<mon>january|february|march|april|may|june|july|august|september|october|november|december)\b(?:\s+(?<y>\d{4})\b)?", Options)]
+    [GeneratedRegex(@"\b(?:in|next|this|by)\s+(?<mon>january|february|march|april|may|june|july|august|september|october|november|december)\b(?:\s+(?<y>\d{4})\b)?", Options)]
     private static partial Regex InMonth();
 
     [GeneratedRegex(@"\bin\s+(?<y>(?:19|20)\d{2})\b", Options)]

@@ -160,7 +160,8 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
     private static partial Regex QuestionStart();
 
     // Hypotheticals, wishes, hedges and reported speech: none of them is the user stating a settled fact.
-    [GeneratedRegex(@"\b(?:if|suppose|supposing|imagine|pretend|assuming|hypothetically|would|could|might|wish|hope|hoping|someday|some day|one day|maybe|perhaps|dream of|dreaming of|want to|wants to|wanna|said|says|say that|told|tells|telling|thinks|think|thought|believes?|claims?|according to|heard|mentioned|reckons?|apparently|supposedly|as if)\b", Options)]
+    // A trailing condition on the assistant ("..., if you add breakfasts") still leaves a statement; "if I" does not.
+    [GeneratedRegex(@"^(?:even\s+)?if\b|\b(?:if\s+(?:I|we)|what if|suppose|supposing|imagine|pretend|assuming|hypothetically|would|could|might|wish|hope|hoping|someday|some day|one day|maybe|perhaps|dream of|dreaming of|want to|wants to|wanna|said|says|say that|told|tells|telling|thinks|think|thought|believes?|claims?|according to|heard|mentioned|reckons?|apparently|supposedly|as if)\b", Options)]
     private static partial Regex NotAnAssertion();
 
     [GeneratedRegex(@"^(?:I|we|my|our)\b", Options)]

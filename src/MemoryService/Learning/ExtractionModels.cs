@@ -22,7 +22,8 @@ public sealed record ConversationMessage(string Role, string Content)
 /// <item><c>allergy:&lt;thing&gt;</c>, <c>intolerance:&lt;thing&gt;</c>, <c>condition:&lt;thing&gt;</c>, <c>avoids:&lt;food&gt;</c>.</item>
 /// <item><c>likes:&lt;thing&gt;</c> for liking and disliking alike ("I love X" and "I don't like X" share it).</item>
 /// <item><c>&lt;topic&gt;_preference</c> when a preference names a known topic (drink, milk, operating_system, phone,
-/// editor, seat, units), else <c>prefers:&lt;thing&gt;</c>; "I switched to X" uses the same topic, else <c>uses:&lt;thing&gt;</c>.</item>
+/// editor, seat, units; plus <c>alcohol</c>), else <c>prefers:&lt;thing&gt;</c>; "I switched to X" uses the same topic,
+/// else <c>uses:&lt;thing&gt;</c>. "My favourite X is Y" gives <c>favourite_&lt;x&gt;</c>.</item>
 /// <item>Standing instructions: <c>response_language</c>, <c>response_length</c>, <c>emoji_usage</c>, <c>formatting</c>,
 /// else <c>instruction:&lt;first words&gt;</c>.</item>
 /// <item><c>family:&lt;relation&gt;</c> (mom and mum become mother), <c>children</c>, <c>pet:&lt;species&gt;</c> (one key per species).</item>

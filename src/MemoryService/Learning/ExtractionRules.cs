@@ -150,7 +150,8 @@ internal static partial class ExtractionRules
     private static Finding[] Prefers(Match m)
     {
         var thing = Phrases.CleanObject(m.Groups["obj"].Value);
-        if (thing.Length == 0 || Phrases.IsReaction(thing))
+        // "I prefer not to say" declines to answer; it states no preference.
+        if (thing.Length == 0 || Phrases.IsReaction(thing) || m.Groups["rest"].Value.StartsWith("not ", StringComparison.OrdinalIgnoreCase))
             return [];
         var other = m.Groups["other"].Success ? Phrases.CleanObject(m.Groups["other"].Value) : "";
         var key = Phrases.Topic(thing) ?? Phrases.Topic(other) ?? $"prefers:{Phrases.Slug(thing)}";
@@ -173,12 +174,12 @@ internal static partial class ExtractionRules
     private static Finding[] Likes(Match m, bool liked)
     {
         var thing = Phrases.CleanObject(m.Groups["obj"].Value);
-        if (thing.StartsWith("to ", StringComparison.OrdinalIgnoreCase))
-            thing = thing[3..];
         if (thing.Length == 0 || Phrases.IsReaction(thing))
             return [];
+        // "I like to cook" and "I like cooking" are one topic; the content keeps the user's wording.
+        var topic = thing.StartsWith("to ", StringComparison.OrdinalIgnoreCase) ? thing[3..] : thing;
         var verb = Phrases.LikeVerb(m.Groups["verb"].Value, liked);
-        return One($"likes:{Phrases.Slug(thing)}", $"{verb} {Phrases.ThirdPerson(thing)}");
+        return One($"likes:{Phrases.Slug(topic)}", $"{verb} {Phrases.ThirdPerson(thing)}");
     }
 
     private static Finding[] ReadFavourite(Match m)
@@ -263,7 +264,7 @@ internal static partial class ExtractionRules
     [GeneratedRegex($@"^I\s+(?:usually\s+)?(?:go by|prefer to be called|prefer being called)\s+(?<name>{AnyName})", Options)]
     private static partial Regex GoBy();
 
-    [GeneratedRegex($@"^my\s+(?:first\s+|full\s+)?name\s+(?:is|'s)\s+(?<name>{AnyName}(?:\s+{AnyName}){{0,2}})", Options)]
+    [GeneratedRegex($@"^my\s+(?:first\s+|full\s+)?name(?:\s+is|'s)\s+(?<name>{AnyName}(?:\s+{AnyName}){{0,2}})", Options)]
     private static partial Regex MyName();
 
     [GeneratedRegex($@"^I am\s+(?<name>{CapitalName})(?:,.*)?$", Options)]

@@ -149,7 +149,7 @@ internal static partial class Phrases
     public static bool IsOccupation(string job)
     {
         var last = job.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1].ToLowerInvariant();
-        if (NotOccupations.Contains(last) || job.StartsWith("bit ", StringComparison.OrdinalIgnoreCase))
+        if (NotOccupations.Contains(last) || Enthusiast().IsMatch(job))
             return false;
         return Occupations.Contains(last) || OccupationSuffix().IsMatch(last);
     }
@@ -292,6 +292,10 @@ internal static partial class Phrases
 
     [GeneratedRegex(@"^(?:wife|husband|partner|spouse|boyfriend|girlfriend|fianc[eé]e?|sons?|daughters?|sisters?|brothers?|mom|mum|mother|dad|father|grandma|grandmother|grandpa|grandfather|aunt|uncle|cousin|niece|nephew|twin|baby|child|children|kids?)$", Options)]
     private static partial Regex RelationWord();
+
+    // "a huge Arsenal supporter", "a bit of a coffee snob": enthusiasm or self-description, not a job.
+    [GeneratedRegex(@"^(?:bit\b|huge\b|big\b|massive\b|avid\b|die-hard\b|diehard\b|keen\b|proud\b|total\b|complete\b)|\b(?:supporter|enthusiast|follower|snob|addict|nerd|geek|junkie|buff|aficionado)$", Options)]
+    private static partial Regex Enthusiast();
 
     [GeneratedRegex(@"(?:er|or|ist|ian|eer|ant|ent)$", Options)]
     private static partial Regex OccupationSuffix();

@@ -67,7 +67,7 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
             var clause = ReadClause(part, today, standing);
             if (clause is null)
                 continue;
-            if (!ApplyFirstRule(clause, sentence, observedAt, candidates) && LooksMemorable(clause))
+            if (ApplyFirstRule(clause, sentence, observedAt, candidates) == RuleOutcome.NoRuleFit && LooksMemorable(clause))
                 failed.Add(new ExtractionFailure(sentence, clause.Date is null
                     ? "first-person statement matched no rule"
                     : "first-person statement with a date matched no rule"));
@@ -80,11 +80,16 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
         var date = RelativeDates.Find(text, today);
         if (date is not null)
             text = Tidy(text.Remove(date.Index, date.Length));
+        // A clock time ("at 3", "at 9:30am") belongs to the date, not to what the event is called.
+        text = Tidy(ClockTime().Replace(text, ""));
         return text.Length == 0 ? null : new Clause(text, date, standing);
     }
 
-    private static bool ApplyFirstRule(Clause clause, string evidence, DateTimeOffset observedAt, List<MemoryCandidate> candidates)
+    private enum RuleOutcome { Read, Declined, NoRuleFit }
+
+    private static RuleOutcome ApplyFirstRule(Clause clause, string evidence, DateTimeOffset observedAt, List<MemoryCandidate> candidates)
     {
+        var outcome = RuleOutcome.NoRuleFit;
         foreach (var rule in ExtractionRules.All)
         {
             if (rule.NeedsDate && clause.Date is null)
@@ -94,16 +99,19 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
                 continue;
             var findings = rule.Read(match, clause);
             if (findings.Length == 0)
-                continue; // the pattern fit but the words did not ("I love it"): let a later rule try
+            {
+                outcome = RuleOutcome.Declined; // the pattern fit but the words did not ("I love it"): let a later rule try
+                continue;
+            }
 
             DateTimeOffset? eventDate = rule.Kind == MemoryKind.Event && clause.Date is not null
                 ? new DateTimeOffset(clause.Date.Date.ToDateTime(TimeOnly.MinValue), observedAt.Offset)
                 : null;
             foreach (var finding in findings)
                 candidates.Add(new MemoryCandidate(rule.Kind, finding.Content, finding.Key, rule.Importance, rule.Confidence, eventDate, evidence));
-            return true;
+            return RuleOutcome.Read;
         }
-        return false;
+        return outcome;
     }
 
     private static string Normalise(string sentence)
@@ -152,6 +160,9 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
 
     [GeneratedRegex(@"\s*,?\s*\bfrom now on\b,?\s*", Options)]
     private static partial Regex FromNowOn();
+
+    [GeneratedRegex(@"\s*\b(?:at|by|around|from)\s+(?:\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)?|noon|midnight)(?!\w)", Options)]
+    private static partial Regex ClockTime();
 
     [GeneratedRegex(@"\s+")]
     private static partial Regex Whitespace();

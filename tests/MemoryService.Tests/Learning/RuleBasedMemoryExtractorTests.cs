@@ -178,6 +178,36 @@ public sealed class RuleBasedMemoryExtractorTests
     }
 
     [Fact]
+    public async Task ClockTimeIsNotPartOfTheEventKey()
+    {
+        var plan = Assert.Single(await ExtractAsync("I have a meeting tomorrow at 3pm."));
+
+        Assert.Equal("event:meeting", plan.Key);
+        Assert.Equal("2026-11-21", plan.EventDate?.ToString("yyyy-MM-dd"));
+    }
+
+    [Theory]
+    [InlineData("I'm a huge Arsenal supporter.")]
+    [InlineData("I'm a bit of a coffee snob.")]
+    [InlineData("I'm an early riser.")]
+    public async Task SelfDescriptionIsNotAnOccupation(string statement) =>
+        Assert.DoesNotContain(await ExtractAsync(statement), c => c.Key == "occupation");
+
+    [Theory]
+    [InlineData("I prefer not to say.")]
+    [InlineData("I'd prefer a shorter summary.")]
+    [InlineData("I'd like a recipe for lasagna.")]
+    public async Task RequestsAndRefusalsAreNotPreferences(string text) => Assert.Empty(await ExtractAsync(text));
+
+    [Fact]
+    public async Task ContractionsAndCurlyQuotesReadLikePlainText()
+    {
+        var candidates = await ExtractAsync("i dont really like podcasts", "I’m allergic to penicillin.");
+
+        Assert.Equal(["likes:podcasts", "allergy:penicillin"], candidates.Select(c => c.Key));
+    }
+
+    [Fact]
     public async Task UnreadableFirstPersonStatementWithDateIsReportedAsFailure()
     {
         var result = await _extractor.ExtractAsync([new(ConversationMessage.User, "I feel awful today.")], ObservedAt);

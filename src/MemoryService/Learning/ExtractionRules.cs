@@ -104,8 +104,8 @@ internal static partial class ExtractionRules
         new("going to <verb>", MemoryKind.Event, 0.6, 0.8, GoingToDo(), (m, c) => Event(m.Groups["vp"].Value, $"Plans to {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["vp"].Value))}", c), NeedsDate: true),
         new("has an appointment", MemoryKind.Event, 0.6, 0.85, HasAppointment(), (m, c) => Event(m.Groups["obj"].Value, $"Has {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["what"].Value))}", c), NeedsDate: true),
         new("my <event> is", MemoryKind.Event, 0.6, 0.85, EventIs(), SubjectEvent, NeedsDate: true),
-        new("I am <doing>", MemoryKind.Event, 0.6, 0.75, Doing(), (m, c) => c.Date!.Text.Contains("today", StringComparison.OrdinalIgnoreCase) ? [] : Event($"{m.Groups["verb"].Value} {m.Groups["obj"].Value}", $"Is {m.Groups["verb"].Value.ToLowerInvariant()} {Phrases.ThirdPerson(Phrases.CleanObject(m.Groups["obj"].Value))}", c), NeedsDate: true),
-        new("I <did>", MemoryKind.Event, 0.5, 0.7, Did(), (m, c) => Event($"{m.Groups["verb"].Value} {m.Groups["obj"].Value}", Phrases.Capitalise(Phrases.ThirdPerson($"{m.Groups["verb"].Value.ToLowerInvariant()} {Phrases.CleanObject(m.Groups["obj"].Value)}".Trim())), c), NeedsDate: true),
+        new("I am <doing>", MemoryKind.Event, 0.6, 0.75, Doing(), PlannedActivity, NeedsDate: true),
+        new("I <did>", MemoryKind.Event, 0.5, 0.7, Did(), PastEvent, NeedsDate: true),
     ];
 
     private static Finding[] One(string key, string content) => [new(key, content)];
@@ -247,6 +247,23 @@ internal static partial class ExtractionRules
         var subject = Phrases.Capitalise(Phrases.ThirdPerson($"{m.Groups["whose"].Value} {m.Groups["obj"].Value}"));
         var verb = m.Groups["verb"].Value == "'s" ? "is" : m.Groups["verb"].Value.ToLowerInvariant();
         return Event(m.Groups["obj"].Value, $"{subject} {verb}", clause);
+    }
+
+    private static Finding[] PlannedActivity(Match m, Clause clause)
+    {
+        // "I'm working on my resume today" is what the user is doing now, not a plan worth remembering.
+        if (clause.Date!.Text.Contains("today", StringComparison.OrdinalIgnoreCase))
+            return [];
+        var verb = m.Groups["verb"].Value.ToLowerInvariant();
+        var what = Phrases.CleanObject(m.Groups["obj"].Value);
+        return Event($"{verb} {what}", $"Is {verb} {Phrases.ThirdPerson(what)}", clause);
+    }
+
+    private static Finding[] PastEvent(Match m, Clause clause)
+    {
+        var verb = m.Groups["verb"].Value.ToLowerInvariant();
+        var what = Phrases.CleanObject(m.Groups["obj"].Value);
+        return Event($"{verb} {what}", Phrases.Capitalise(Phrases.ThirdPerson($"{verb} {what}".Trim())), clause);
     }
 
     private static Finding[] Event(string what, string content, Clause clause)

@@ -8,6 +8,7 @@ return name switch
     "embedding" => EmbeddingBenchmark.Run(rest),
     "tokens" => TokenCounterBenchmark.Run(rest),
     "quality" => QualityBenchmark.Run(rest),
+    "extraction" => ExtractionBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -21,5 +22,7 @@ static int Help()
     Console.WriteLine("              [--seconds N] [--verbose]");
     Console.WriteLine("  quality     LoCoMo evidence recall@5/10/25 through the HTTP API: vector-only, keyword-only, hybrid");
     Console.WriteLine("              [--url URL --key KEY] (default: starts the Release build with a fresh embedded database)");
+    Console.WriteLine("  extraction  rule-based memory extractor: precision/recall/F1 on the labelled sets, p50/p95/mean latency");
+    Console.WriteLine("              [--iterations N]");
     return 2;
 }

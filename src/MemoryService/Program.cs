@@ -1,6 +1,7 @@
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
+using MemoryService.Llm;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
@@ -16,6 +17,7 @@ builder.AddTenancy();
 builder.AddEmbeddings();
 builder.AddMemories();
 builder.AddRetrieval();
+builder.AddLlm();
 
 var app = builder.Build();
 

@@ -1,6 +1,7 @@
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
+using MemoryService.Learning;
 using MemoryService.Llm;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
@@ -18,6 +19,7 @@ builder.AddEmbeddings();
 builder.AddMemories();
 builder.AddRetrieval();
 builder.AddLlm();
+builder.AddLearning();
 
 var app = builder.Build();
 
@@ -31,6 +33,7 @@ app.MapAdmin();
 app.MapUsers();
 app.MapMemories();
 app.MapRetrieval();
+app.MapLearning();
 
 app.Run();
 

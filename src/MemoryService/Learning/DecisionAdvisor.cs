@@ -10,6 +10,7 @@ public sealed record AdviceRequest(int Index, MemoryCandidate Candidate, IReadOn
 /// <summary>A proposed decision as the model gave it: not trusted until the pipeline validates it.</summary>
 /// <param name="Event">ADD, UPDATE, DELETE or NONE (Mem0's vocabulary).</param>
 /// <param name="Id">The memory it acts on, as the model wrote it.</param>
+/// <param name="Reason">The model's short reason.</param>
 /// <param name="Problem">Set when the proposal is unusable on its face (e.g. two decisions for one candidate).</param>
 public sealed record Advice(string Event, string? Id, string Reason, string? Problem = null);
 

@@ -12,7 +12,7 @@ internal static class LlmJson
 {
     public sealed record Reply(JsonElement? Json, string? Error);
 
-    /// <param name="shapeError">Returns why a parsed reply does not have the expected shape, or null when it does.</param>
+    /// <summary>Asks once (twice if the first reply is unusable); Json is null and Error says why when both fail.</summary>
     public static async Task<Reply> AskAsync(IChatClient chat, IReadOnlyList<ChatMessage> prompt, string schemaName, string schema,
         Func<JsonElement, string?> shapeError, ILogger logger, CancellationToken ct)
     {

@@ -1,6 +1,8 @@
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
+using MemoryService.Learning;
+using MemoryService.Llm;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
@@ -16,6 +18,8 @@ builder.AddTenancy();
 builder.AddEmbeddings();
 builder.AddMemories();
 builder.AddRetrieval();
+builder.AddLlm();
+builder.AddLearning();
 
 var app = builder.Build();
 
@@ -29,6 +33,7 @@ app.MapAdmin();
 app.MapUsers();
 app.MapMemories();
 app.MapRetrieval();
+app.MapLearning();
 
 app.Run();
 

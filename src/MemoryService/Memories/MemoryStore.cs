@@ -79,6 +79,40 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         return memories;
     }
 
+    /// <summary>
+    /// Opens a write transaction for <paramref name="owner"/> and takes a transaction-scoped advisory lock on
+    /// the owner, so writers that read-then-decide (learning) never interleave for one user.
+    /// </summary>
+    public async Task<IDbContextTransaction> BeginOwnerTransactionAsync(Owner owner, CancellationToken ct)
+    {
+        var tx = await db.Database.BeginTransactionAsync(ct);
+        await using var cmd = Command("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || coalesce($2, ''), 0))", tx);
+        cmd.Parameters.AddWithValue(owner.TenantId);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await cmd.ExecuteNonQueryAsync(ct);
+        return tx;
+    }
+
+    /// <summary>Inserts memories whose vectors the caller already has, inside the caller's transaction.</summary>
+    public async Task InsertEmbeddedAsync(Owner owner, IReadOnlyList<Memory> memories, float[][] vectors, string actor,
+        IDbContextTransaction tx, CancellationToken ct)
+    {
+        if (memories.Count == 0) return;
+        var now = Micros(clock.GetUtcNow());
+        if (owner.UserId is not null) await EnsureUserAsync(owner, now, tx, ct);
+        await InsertAsync(memories.ToList(), vectors, actor, tx, ct);
+    }
+
+    /// <summary>Replaces a memory's vector (its content changed) inside the caller's transaction.</summary>
+    public async Task SetEmbeddingAsync(Guid id, float[] vector, IDbContextTransaction tx, CancellationToken ct)
+    {
+        await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::vector, embedding_model = $3 WHERE id = $1", tx);
+        cmd.Parameters.AddWithValue(id);
+        cmd.Parameters.AddWithValue(vector);
+        cmd.Parameters.AddWithValue(embedder.ModelId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     public Task<IdempotencyRecord?> FindIdempotencyAsync(Guid tenantId, string key, CancellationToken ct) =>
         db.Set<IdempotencyRecord>().AsNoTracking().FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Key == key, ct);
 

@@ -6,7 +6,11 @@ using NpgsqlTypes;
 
 namespace MemoryService.Retrieval;
 
-/// <summary>What to search for and how to rank it.</summary>
+/// <summary>
+/// What to search for and how to rank it. <see cref="QueryVector"/> skips embedding <see cref="Query"/> when the
+/// caller already has its vector; <see cref="RecordAccess"/> false for internal look-ups (learning) that are not
+/// retrievals by the user.
+/// </summary>
 public sealed record SearchQuery(
     string Query,
     int Limit = 10,
@@ -18,7 +22,9 @@ public sealed record SearchQuery(
     bool IncludeKnowledge = true,
     double MinScore = 0,
     RankingWeights? Weights = null,
-    double? RecencyHalfLifeDays = null);
+    double? RecencyHalfLifeDays = null,
+    float[]? QueryVector = null,
+    bool RecordAccess = true);
 
 /// <summary>Each signal in [0, 1] and the weighted score.</summary>
 public sealed record ScoreParts(double Similarity, double Keyword, double Recency, double Importance, double Activation);
@@ -39,7 +45,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         var now = clock.GetUtcNow();
 
         // 1. embed the query (a failing embedder is a 503, never results from another model)
-        var vector = await embedder.EmbedAsync(query.Query, ct);
+        var vector = query.QueryVector ?? await embedder.EmbedAsync(query.Query, ct);
 
         // 2. gather candidates: top-N by cosine and top-N by BM25 over the owner's current memories
         var candidates = await GatherAsync(owner, query, vector, o, now, ct);
@@ -68,7 +74,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         if (top.Count == 0) return [];
         var ids = top.Select(t => t.Id).ToArray();
         var memories = await store.LoadAsync(owner.TenantId, ids, ct);
-        access.Record(ids);
+        if (query.RecordAccess) access.Record(ids);
         return top.Where(t => memories.ContainsKey(t.Id)).Select(t => new ScoredMemory(memories[t.Id], t.Score, t.Parts)).ToList();
     }
 

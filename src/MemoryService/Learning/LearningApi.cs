@@ -1,0 +1,103 @@
+using System.ComponentModel;
+using MemoryService.Hosting;
+using MemoryService.Memories;
+using MemoryService.Tenancy;
+using MemoryService.Users;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace MemoryService.Learning;
+
+public static class LearningApi
+{
+    public sealed record MessageRequest(
+        [property: Description("user, assistant or system.")] string? Role,
+        [property: Description("1-8,000 characters.")] string? Content);
+
+    public sealed record ExtractRequest(
+        [property: Description("The conversation in order, 1-100 messages. Only the user's own words become memories.")] IReadOnlyList<MessageRequest?>? Messages,
+        [property: Description("When the conversation took place; relative dates resolve against it. Default now.")] DateTimeOffset? ObservedAt = null,
+        [property: Description("Decide and answer, but write nothing. Default false.")] bool? DryRun = null);
+
+    public sealed record CandidateResponse(MemoryKind Kind, string Content, string Key, double Importance, double Confidence,
+        DateTimeOffset? EventDate, string Evidence);
+
+    public sealed record DecisionResponse(
+        [property: Description("add, noop, update or supersede.")] LearningAction Action,
+        CandidateResponse Candidate,
+        [property: Description("The memories touched: for add and supersede the new memory first, then the superseded ones. A dry run lists only existing memories.")] IReadOnlyList<Guid> MemoryIds,
+        string Reason);
+
+    public sealed record FailureResponse(string Text, string Reason);
+
+    public sealed record ExtractResponse(IReadOnlyList<DecisionResponse> Decisions, IReadOnlyList<FailureResponse> Failed, bool DryRun);
+
+    public static RouteGroupBuilder MapLearning(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/users/{user_id}/memories").WithTags("Learning")
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        group.MapPost("/extract", Extract).WithName("ExtractMemories")
+            .WithSummary("Learn from a conversation: extract memories and add, confirm (noop), update or supersede the user's current ones.");
+        return group;
+    }
+
+    private static async Task<Results<Ok<ExtractResponse>, ValidationProblem>> Extract(
+        [Description("The client's user id.")] string user_id, ExtractRequest request, Caller caller, IConversationLearner learner,
+        IOptions<LearningOptions> options, TimeProvider clock, CancellationToken ct)
+    {
+        var errors = Validate(user_id, request, options.Value);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+
+        var dryRun = request.DryRun ?? false;
+        var messages = request.Messages!.Select(m => new ConversationMessage(m!.Role!.ToLowerInvariant(), m.Content!)).ToList();
+        var outcome = await learner.LearnAsync(caller.TenantId, user_id, messages, request.ObservedAt ?? clock.GetUtcNow(), dryRun,
+            caller.KeyId.ToString(), ct);
+        return TypedResults.Ok(new ExtractResponse(
+            outcome.Decisions.Select(d => new DecisionResponse(d.Action, AsResponse(d.Candidate), d.MemoryIds, d.Reason)).ToList(),
+            outcome.Failed.Select(f => new FailureResponse(f.Text, f.Reason)).ToList(),
+            dryRun));
+    }
+
+    private static CandidateResponse AsResponse(MemoryCandidate c) =>
+        new(c.Kind, c.Content, c.Key, Math.Round(c.Importance, 4), Math.Round(c.Confidence, 4), c.EventDate, c.Evidence);
+
+    private static Dictionary<string, string[]> Validate(string userId, ExtractRequest r, LearningOptions o)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (AppUser.Validate(userId) is { } userError) MemoryValidation.Add(errors, "user_id", userError);
+        if (r.Messages is null || r.Messages.Count == 0 || r.Messages.Count > o.MaxMessages)
+        {
+            MemoryValidation.Add(errors, "messages", $"Give 1-{o.MaxMessages} messages.");
+            return errors;
+        }
+        for (var i = 0; i < r.Messages.Count; i++)
+        {
+            var m = r.Messages[i];
+            if (m is null) { MemoryValidation.Add(errors, $"messages[{i}]", "Must be an object with role and content."); continue; }
+            if (m.Role?.ToLowerInvariant() is not (ConversationMessage.User or ConversationMessage.Assistant or ConversationMessage.System))
+                MemoryValidation.Add(errors, $"messages[{i}].role", "One of user, assistant, system.");
+            if (string.IsNullOrWhiteSpace(m.Content) || m.Content.Length > o.MaxMessageChars)
+                MemoryValidation.Add(errors, $"messages[{i}].content", $"1-{o.MaxMessageChars} characters, not blank.");
+        }
+        return errors;
+    }
+
+    /// <summary>
+    /// Registers learning. The extractor and the decision advisor are chosen once: the chat model's when an
+    /// <see cref="IChatClient"/> is registered (Llm:Provider), else the built-in rules.
+    /// </summary>
+    public static IHostApplicationBuilder AddLearning(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<LearningOptions>().BindConfiguration("Learning").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<IMemoryExtractor>(sp => sp.GetService<IChatClient>() is { } chat
+            ? new LlmMemoryExtractor(chat, sp.GetRequiredService<ILogger<LlmMemoryExtractor>>())
+            : new RuleBasedMemoryExtractor());
+        builder.Services.AddSingleton<IDecisionAdvisor>(sp => sp.GetService<IChatClient>() is { } chat
+            ? new LlmDecisionAdvisor(chat, sp.GetRequiredService<ILogger<LlmDecisionAdvisor>>())
+            : new RulesOnlyAdvisor());
+        builder.Services.AddScoped<IConversationLearner, LearningPipeline>();
+        return builder;
+    }
+}

@@ -1,0 +1,20 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MemoryService.Learning;
+
+/// <summary>Section "Learning": limits of the extract endpoint and thresholds of reconciliation.</summary>
+public sealed class LearningOptions
+{
+    [Range(1, 1000)] public int MaxMessages { get; set; } = 100;
+
+    [Range(1, 100_000)] public int MaxMessageChars { get; set; } = 8000;
+
+    /// <summary>Cosine similarity at or above which a statement repeats a memory with another (or no) key.</summary>
+    [Range(0.0, 1.0)] public double RepeatSimilarity { get; set; } = 0.92;
+
+    /// <summary>Search hits below this similarity are not considered related (nor shown to the model).</summary>
+    [Range(0.0, 1.0)] public double RelatedSimilarity { get; set; } = 0.5;
+
+    /// <summary>How many similar memories are compared with (and shown to the model for) each candidate.</summary>
+    [Range(1, 50)] public int RelatedLimit { get; set; } = 5;
+}

@@ -1,0 +1,346 @@
+using System.Text.Json.Nodes;
+using MemoryService.Memories;
+using MemoryService.Retrieval;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace MemoryService.Learning;
+
+/// <summary>
+/// Learning as numbered steps: extract candidates, embed them, gather the related current memories of each
+/// (same key, and similar by <see cref="SearchPipeline"/>), decide per candidate in order (a model's proposal
+/// when it validates, else <see cref="ReconcileRules"/>), then write every change in one transaction.
+/// </summary>
+public sealed class LearningPipeline(
+    IMemoryExtractor extractor,
+    IDecisionAdvisor advisor,
+    Embedder embedder,
+    SearchPipeline search,
+    MemoryStore store,
+    IOptions<LearningOptions> options,
+    TimeProvider clock,
+    ILogger<LearningPipeline> logger) : IConversationLearner
+{
+    private const int MaxAttempts = 3;
+
+    public async Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
+        DateTimeOffset observedAt, bool dryRun, string actor, CancellationToken cancellationToken = default)
+    {
+        var owner = new Owner(tenantId, userId);
+        var ct = cancellationToken;
+
+        // 1. extract candidates (relative dates resolve against observedAt)
+        var extraction = await extractor.ExtractAsync(messages, observedAt, ct);
+        var candidates = extraction.Candidates;
+        if (candidates.Count == 0) return new LearningOutcome([], extraction.Failed);
+
+        // 2. embed candidates before any transaction: an embedder failure is a 503 and nothing is written
+        var vectors = await embedder.EmbedAsync(candidates.Select(c => c.Content).ToList(), ct);
+
+        IReadOnlyDictionary<int, Advice>? advice = null;
+        for (var attempt = 1; ; attempt++)
+        {
+            // 3. gather what is known now: current memories with the candidates' keys, and similar ones
+            var (related, sameKeySeen) = await GatherAsync(owner, candidates, vectors, ct);
+
+            // 4. ask the advisor once (the model, if any), only about candidates that have something to compare with
+            advice ??= await advisor.AdviseAsync(
+                related.Select((r, i) => new AdviceRequest(i, candidates[i], r.Select(x => x.Memory).ToList()))
+                    .Where(r => r.Shown.Count > 0).ToList(), ct);
+
+            // 5. decide in order, each against the state left by the earlier decisions of this call
+            var plan = Decide(owner, candidates, vectors, related, sameKeySeen, advice, observedAt);
+            if (dryRun) return new LearningOutcome(plan.Decisions(dryRun: true), extraction.Failed);
+
+            // 6. write everything in one transaction, or decide again if the memories changed meanwhile
+            if (await TryWriteAsync(owner, plan, actor, ct))
+            {
+                logger.LogInformation("Learned {Count} decision(s): {Actions}", plan.Steps.Count,
+                    string.Join(", ", plan.Steps.GroupBy(s => s.Action).Select(g => $"{g.Count()} {g.Key}")));
+                return new LearningOutcome(plan.Decisions(dryRun: false), extraction.Failed);
+            }
+            if (attempt == MaxAttempts)
+                throw new InvalidOperationException("The user's memories kept changing while learning; nothing was written.");
+            logger.LogInformation("Memories changed while learning (attempt {Attempt}); deciding again", attempt);
+        }
+    }
+
+    private async Task<(List<List<Related>> Related, HashSet<Guid> SameKeySeen)> GatherAsync(Owner owner, IReadOnlyList<MemoryCandidate> candidates, float[][] vectors,
+        CancellationToken ct)
+    {
+        var o = options.Value;
+        var now = clock.GetUtcNow();
+        var keys = candidates.Select(c => c.Key).Distinct().ToArray();
+        var sameKey = await store.Owned(owner).AsNoTracking()
+            .Where(m => m.ValidTo == null && (m.ExpiresAt == null || m.ExpiresAt > now) && m.Key != null && keys.Contains(m.Key))
+            .ToListAsync(ct);
+        var known = sameKey.ToDictionary(m => m.Id, ToKnown);
+
+        var result = new List<List<Related>>();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            // Similarity only: the score is the cosine, no recency or popularity; a look-up, not a retrieval (no access recorded).
+            var hits = await search.SearchAsync(owner, new SearchQuery(candidates[i].Content, Limit: o.RelatedLimit,
+                IncludeKnowledge: false, Weights: new RankingWeights { Similarity = 1, Keyword = 0, Recency = 0, Importance = 0, Activation = 0 },
+                QueryVector: vectors[i], RecordAccess: false), ct);
+            var related = new Dictionary<Guid, Related>();
+            foreach (var hit in hits.Where(h => h.Parts.Similarity >= o.RelatedSimilarity))
+                related[hit.Memory.Id] = new Related(known.TryGetValue(hit.Memory.Id, out var k) ? k : known[hit.Memory.Id] = ToKnown(hit.Memory),
+                    hit.Parts.Similarity);
+            foreach (var m in sameKey.Where(m => m.Key == candidates[i].Key && !related.ContainsKey(m.Id)))
+                related[m.Id] = new Related(known[m.Id], 0);
+            result.Add(related.Values.ToList());
+        }
+        return (result, sameKey.Select(m => m.Id).ToHashSet());
+    }
+
+    private static KnownMemory ToKnown(Memory m) => new()
+    {
+        Id = m.Id, Key = m.Key, Content = m.Content, Kind = m.Kind, Confidence = m.Confidence, Importance = m.Importance,
+        Version = m.Version,
+    };
+
+    private Plan Decide(Owner owner, IReadOnlyList<MemoryCandidate> candidates, float[][] vectors, List<List<Related>> related,
+        HashSet<Guid> sameKeySeen, IReadOnlyDictionary<int, Advice> advice, DateTimeOffset observedAt)
+    {
+        var plan = new Plan { SameKeySeen = sameKeySeen };
+        var now = MemoryStore.Micros(clock.GetUtcNow());
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var candidate = candidates[i];
+            // What this candidate is compared with: the gathered memories still current, plus ones added earlier in this call.
+            var current = related[i].Where(r => !r.Memory.Superseded).ToList();
+            foreach (var pending in plan.Pending.Where(p => !p.Superseded && current.All(r => r.Memory.Id != p.Id)))
+            {
+                var similarity = Cosine(pending.Vector!, vectors[i]);
+                if (pending.Key == candidate.Key || similarity >= options.Value.RelatedSimilarity)
+                    current.Add(new Related(pending, similarity));
+            }
+
+            // A model's proposal is used only when it validates; otherwise the rules decide and the reason says why.
+            string? rejected = null;
+            (LearningAction, List<KnownMemory>, string)? advised = null;
+            if (advice.TryGetValue(i, out var a))
+            {
+                rejected = Rejection(a, related[i], current, candidate, plan);
+                if (rejected is null) advised = FromAdvice(a, related[i]);
+            }
+            if (advised is not { } decision)
+            {
+                var rules = ReconcileRules.Decide(candidate, current, options.Value.RepeatSimilarity);
+                decision = (rules.Action, rules.Targets.ToList(),
+                    rejected is null ? rules.Reason : $"model decision rejected ({rejected}); rules: {rules.Reason}");
+                if (rejected is not null)
+                    logger.LogWarning("Model decision for candidate {Index} rejected: {Why}", i, rejected);
+            }
+            var (action, targets, reason) = decision;
+
+            var step = new Step(action, candidate, vectors[i], targets, reason);
+            switch (action)
+            {
+                case LearningAction.Noop:
+                    targets[0].Confidence = ReconcileRules.Reinforce(targets[0].Confidence, candidate.Confidence);
+                    break;
+                case LearningAction.Update:
+                    targets[0].Content = candidate.Content;
+                    targets[0].Kind = candidate.Kind;
+                    targets[0].Key = candidate.Key;
+                    targets[0].Vector = vectors[i];
+                    break;
+                case LearningAction.Add or LearningAction.Supersede:
+                    step.Created = NewMemory(owner, candidate, observedAt, now);
+                    foreach (var t in targets) t.Superseded = true;
+                    plan.Pending.Add(new KnownMemory
+                    {
+                        Id = step.Created.Id, Key = candidate.Key, Content = candidate.Content, Kind = candidate.Kind,
+                        Confidence = candidate.Confidence, Importance = candidate.Importance, Version = 1, Pending = true, Vector = vectors[i],
+                    });
+                    break;
+            }
+            plan.Steps.Add(step);
+        }
+        return plan;
+    }
+
+    /// <summary>A validated proposal in Mem0's vocabulary as this service's action: DELETE of a contradicted memory is a supersede.</summary>
+    private static (LearningAction, List<KnownMemory>, string) FromAdvice(Advice a, List<Related> shown)
+    {
+        var why = a.Reason.Length > 0 ? $"model: {a.Reason}" : "model decision";
+        if (a.Event == "ADD") return (LearningAction.Add, [], why);
+        var target = shown.First(r => r.Memory.Id == Guid.Parse(a.Id!)).Memory;
+        return a.Event switch
+        {
+            "NONE" => (LearningAction.Noop, [target], why),
+            "UPDATE" => (LearningAction.Update, [target], why),
+            _ => (LearningAction.Supersede, [target], why),
+        };
+    }
+
+    /// <summary>
+    /// Why a proposal cannot be used, or null: it must be the only one for its candidate, a known event, and name
+    /// an id shown with the candidate that is still current. A candidate sharing a key with an earlier one of this
+    /// call is left to the rules, since the model decided without seeing the earlier one.
+    /// </summary>
+    private static string? Rejection(Advice a, List<Related> shown, List<Related> current, MemoryCandidate candidate, Plan plan)
+    {
+        if (a.Problem is not null) return a.Problem;
+        if (a.Event is not ("ADD" or "UPDATE" or "DELETE" or "NONE")) return $"unknown event '{a.Event}'";
+        if (plan.Steps.Any(s => s.Candidate.Key == candidate.Key)) return "an earlier candidate of this call has the same key";
+        if (a.Event == "ADD")
+            return current.FirstOrDefault(r => r.Memory.Key == candidate.Key) is { } same
+                ? $"ADD would leave memory {same.Memory.Id} with the same key '{candidate.Key}' current"
+                : null;
+        if (a.Id is null || !Guid.TryParse(a.Id, out var id) || shown.All(r => r.Memory.Id != id))
+            return $"it names id '{a.Id}', which was not shown";
+        if (current.All(r => r.Memory.Id != id)) return $"memory {id} is no longer current";
+        return null;
+    }
+
+    private Memory NewMemory(Owner owner, MemoryCandidate c, DateTimeOffset observedAt, DateTimeOffset now)
+    {
+        var metadata = new JsonObject { ["learned_from"] = "conversation", ["evidence"] = c.Evidence.Length > 500 ? c.Evidence[..500] : c.Evidence };
+        if (c.EventDate is { } date) metadata["event_date"] = date.ToString("yyyy-MM-dd");
+        var observed = MemoryStore.Micros(observedAt);
+        return new Memory
+        {
+            Id = Guid.CreateVersion7(now),
+            TenantId = owner.TenantId,
+            UserId = owner.UserId,
+            Kind = c.Kind,
+            Content = c.Content,
+            Key = c.Key,
+            Metadata = metadata,
+            Importance = (float)c.Importance,
+            Confidence = (float)c.Confidence,
+            Source = MemorySource.Inferred,
+            ObservedAt = observed,
+            CreatedAt = now,
+            UpdatedAt = now,
+            ValidFrom = observed,
+            EmbeddingModel = embedder.ModelId,
+        };
+    }
+
+    /// <summary>
+    /// Inserts the new memories, then applies every change to existing ones, under the owner's advisory lock.
+    /// False (and nothing written) when a memory the decisions relied on changed since it was read.
+    /// </summary>
+    private async Task<bool> TryWriteAsync(Owner owner, Plan plan, string actor, CancellationToken ct)
+    {
+        var db = store.Db;
+        var now = MemoryStore.Micros(clock.GetUtcNow());
+        await using var tx = await store.BeginOwnerTransactionAsync(owner, ct);
+        try
+        {
+            // a. nothing the decisions read may have changed: the same current memories per key, at the same versions
+            var keys = plan.Steps.Select(s => s.Candidate.Key).Distinct().ToArray();
+            var currentByKey = await store.Owned(owner).AsNoTracking()
+                .Where(m => m.ValidTo == null && (m.ExpiresAt == null || m.ExpiresAt > now) && m.Key != null && keys.Contains(m.Key))
+                .Select(m => m.Id).ToListAsync(ct);
+            if (!currentByKey.ToHashSet().SetEquals(plan.SameKeySeen)) return false;
+
+            // b. new memories (with their vectors and "created" history)
+            var created = plan.Steps.Where(s => s.Created is not null).ToList();
+            await store.InsertEmbeddedAsync(owner, created.Select(s => s.Created!).ToList(), created.Select(s => s.Vector).ToArray(), actor, tx, ct);
+
+            // c. changes to existing memories, in decision order
+            var touchedIds = plan.Steps.SelectMany(s => s.Targets).Select(t => t.Id).Distinct().ToArray();
+            var tracked = await store.Owned(owner).Where(m => touchedIds.Contains(m.Id)).ToDictionaryAsync(m => m.Id, ct);
+            foreach (var target in plan.Steps.SelectMany(s => s.Targets).DistinctBy(t => t.Id))
+                if (!tracked.TryGetValue(target.Id, out var m) || m.Version != target.Version || m.ValidTo is not null) return false;
+
+            var newVectors = new Dictionary<Guid, float[]>();
+            foreach (var step in plan.Steps)
+            {
+                foreach (var target in step.Targets)
+                {
+                    var m = tracked[target.Id];
+                    switch (step.Action)
+                    {
+                        case LearningAction.Noop:
+                            m.Confidence = (float)ReconcileRules.Reinforce(m.Confidence, step.Candidate.Confidence);
+                            m.AccessCount++;
+                            m.LastAccessedAt = now;
+                            break;
+                        case LearningAction.Update:
+                            db.Add(History(owner, m.Id, MemoryEvent.Updated, m.Content, step.Candidate.Content, now, actor));
+                            m.Content = step.Candidate.Content;
+                            m.Kind = step.Candidate.Kind;
+                            m.Key = step.Candidate.Key;
+                            m.Importance = Math.Max(m.Importance, (float)step.Candidate.Importance);
+                            m.Confidence = Math.Max(m.Confidence, (float)step.Candidate.Confidence);
+                            m.UpdatedAt = now;
+                            m.Version++;
+                            newVectors[m.Id] = step.Vector;
+                            break;
+                        case LearningAction.Supersede:
+                            db.Add(History(owner, m.Id, MemoryEvent.Superseded, m.Content, step.Candidate.Content, now, actor));
+                            m.ValidTo = now;
+                            m.SupersededBy = step.Created!.Id;
+                            m.UpdatedAt = now;
+                            m.Version++;
+                            break;
+                    }
+                }
+            }
+            await db.SaveChangesAsync(ct);
+            foreach (var (id, vector) in newVectors) await store.SetEmbeddingAsync(id, vector, tx, ct);
+            await tx.CommitAsync(ct);
+            return true;
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return false;
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
+    }
+
+    private static MemoryHistory History(Owner owner, Guid id, MemoryEvent e, string? oldContent, string? newContent, DateTimeOffset at,
+        string actor) => new()
+        {
+            TenantId = owner.TenantId, UserId = owner.UserId, MemoryId = id, Event = e, OldContent = oldContent, NewContent = newContent,
+            ChangedAt = at, Actor = actor,
+        };
+
+    private static double Cosine(float[] a, float[] b)
+    {
+        double dot = 0, na = 0, nb = 0;
+        for (var i = 0; i < a.Length && i < b.Length; i++)
+        {
+            dot += a[i] * b[i];
+            na += a[i] * a[i];
+            nb += b[i] * b[i];
+        }
+        return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
+    }
+
+    private sealed class Step(LearningAction action, MemoryCandidate candidate, float[] vector, List<KnownMemory> targets, string reason)
+    {
+        public LearningAction Action { get; } = action;
+        public MemoryCandidate Candidate { get; } = candidate;
+        public float[] Vector { get; } = vector;
+        public List<KnownMemory> Targets { get; } = targets;
+        public string Reason { get; } = reason;
+        public Memory? Created { get; set; }
+    }
+
+    private sealed class Plan
+    {
+        public List<Step> Steps { get; } = [];
+        public List<KnownMemory> Pending { get; } = [];
+
+        /// <summary>The stored current memories with the candidates' keys when the decisions were made.</summary>
+        public required HashSet<Guid> SameKeySeen { get; init; }
+
+        /// <summary>
+        /// Each decision: targets are the existing memories it touched; a new memory's id comes first. A dry run
+        /// lists only existing memories, since the new ones were never created.
+        /// </summary>
+        public IReadOnlyList<LearningDecision> Decisions(bool dryRun) => Steps.Select(s => new LearningDecision(s.Action, s.Candidate,
+            (s.Created is not null && !dryRun ? [s.Created.Id] : Array.Empty<Guid>()).Concat(s.Targets.Select(t => t.Id))
+                .Where(id => !dryRun || !Pending.Any(p => p.Id == id)).ToList(), s.Reason)).ToList();
+    }
+}

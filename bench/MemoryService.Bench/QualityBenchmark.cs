@@ -17,8 +17,8 @@ public static class QualityBenchmark
 
     private static readonly (string Name, object? Weights)[] Modes =
     [
-        ("vector-only", new { similarity = 1.0, keyword = 0.0, recency = 0.0, importance = 0.0, activation = 0.0 }),
-        ("keyword-only", new { similarity = 0.0, keyword = 1.0, recency = 0.0, importance = 0.0, activation = 0.0 }),
+        ("vector-only", new { similarity = 1.0, keyword = 0.0, recency = 0.0, importance = 0.0, activation = 0.0, context = 0.0 }),
+        ("keyword-only", new { similarity = 0.0, keyword = 1.0, recency = 0.0, importance = 0.0, activation = 0.0, context = 0.0 }),
         ("hybrid (defaults)", null),
     ];
 

@@ -23,6 +23,16 @@ public sealed class RetrievalOptions
     [Range(0.0, 10)] public double Bm25K1 { get; set; } = 0.8;
     [Range(0.0, 1)] public double Bm25B { get; set; } = 0.3;
 
+    /// <summary>Pseudo-relevance feedback: expand the keyword query with words of this many top matches (0 = off).</summary>
+    [Range(0, 20)] public int FeedbackDocuments { get; set; } = 3;
+
+    /// <summary>How many expansion words, and their weight relative to the query's own words.</summary>
+    [Range(1, 50)] public int FeedbackTerms { get; set; } = 10;
+    [Range(0.0, 1)] public double FeedbackWeight { get; set; } = 0.3;
+
+    /// <summary>Memories observed within this many minutes of each other form one episode (context signal).</summary>
+    [Range(0, 10_080)] public double EpisodeWindowMinutes { get; set; } = 30;
+
     /// <summary>How often batched access statistics are written.</summary>
     [Range(50, 60_000)] public int AccessFlushMilliseconds { get; set; } = 1000;
 }
@@ -35,4 +45,5 @@ public sealed record RankingWeights
     public double Recency { get; init; } = 0.04;
     public double Importance { get; init; } = 0.04;
     public double Activation { get; init; } = 0.02;
+    public double Context { get; init; } = 0.15;
 }

@@ -27,7 +27,7 @@ public sealed record SearchQuery(
     bool RecordAccess = true);
 
 /// <summary>Each signal in [0, 1] and the weighted score.</summary>
-public sealed record ScoreParts(double Similarity, double Keyword, double Recency, double Importance, double Activation);
+public sealed record ScoreParts(double Similarity, double Keyword, double Recency, double Importance, double Activation, double Context);
 
 public sealed record ScoredMemory(Memory Memory, double Score, ScoreParts Parts);
 
@@ -54,19 +54,24 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         // 3. score: every signal in [0, 1], weighted; keyword relevance relative to the best match
         var maxKeyword = candidates.Max(c => c.Keyword);
         var halfLife = query.RecencyHalfLifeDays ?? o.RecencyHalfLifeDays;
-        var total = weights.Similarity + weights.Keyword + weights.Recency + weights.Importance + weights.Activation;
+        var relevanceWeight = weights.Similarity + weights.Keyword;
+        var parts = candidates.Select(c => new ScoreParts(
+            Similarity: Math.Clamp(c.Similarity ?? 0, 0, 1),
+            Keyword: maxKeyword > 0 ? c.Keyword / maxKeyword : 0,
+            Recency: Math.Pow(0.5, Math.Max(0, (now - c.ObservedAt).TotalDays) / halfLife),
+            Importance: c.Importance,
+            Activation: Activation(c, now, o.ActivationDecay),
+            Context: 0)).ToArray();
+        var relevance = parts.Select(p => relevanceWeight > 0 ? (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword) / relevanceWeight : 0).ToArray();
+        var context = EpisodeContext(candidates, relevance, TimeSpan.FromMinutes(o.EpisodeWindowMinutes));
+        var total = relevanceWeight + weights.Recency + weights.Importance + weights.Activation + weights.Context;
         if (total <= 0) total = 1;
-        var scored = candidates.Select(c =>
+        var scored = candidates.Select((c, i) =>
         {
-            var parts = new ScoreParts(
-                Similarity: Math.Clamp(c.Similarity ?? 0, 0, 1),
-                Keyword: maxKeyword > 0 ? c.Keyword / maxKeyword : 0,
-                Recency: Math.Pow(0.5, Math.Max(0, (now - c.ObservedAt).TotalDays) / halfLife),
-                Importance: c.Importance,
-                Activation: Activation(c, now, o.ActivationDecay));
-            var score = (weights.Similarity * parts.Similarity + weights.Keyword * parts.Keyword + weights.Recency * parts.Recency
-                + weights.Importance * parts.Importance + weights.Activation * parts.Activation) / total;
-            return (c.Id, Score: score, Parts: parts);
+            var p = parts[i] with { Context = context[i] };
+            var score = (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword + weights.Recency * p.Recency
+                + weights.Importance * p.Importance + weights.Activation * p.Activation + weights.Context * p.Context) / total;
+            return (c.Id, Score: score, Parts: p);
         });
 
         // 4. min_score, top `limit`, load the memories (already filtered to current, owned rows)
@@ -90,6 +95,30 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         return 1 / (1 + Math.Exp(-b));
     }
 
+    /// <summary>
+    /// Temporal contiguity, as in human episodic memory: what was observed together cues each other. A
+    /// memory's context signal is the best relevance among the other candidates observed within the same
+    /// episode window (e.g. one conversation), so the turn that answers a question rises with the turn that
+    /// matched its words.
+    /// </summary>
+    internal static double[] EpisodeContext(IReadOnlyList<Candidate> candidates, double[] relevance, TimeSpan window)
+    {
+        var result = new double[candidates.Count];
+        if (window <= TimeSpan.Zero) return result;
+        var order = Enumerable.Range(0, candidates.Count).OrderBy(i => candidates[i].ObservedAt).ToArray();
+        var start = 0;
+        for (var a = 0; a < order.Length; a++)
+        {
+            var i = order[a];
+            while (candidates[i].ObservedAt - candidates[order[start]].ObservedAt > window) start++;
+            var best = 0.0;
+            for (var b = start; b < order.Length && candidates[order[b]].ObservedAt - candidates[i].ObservedAt <= window; b++)
+                if (b != a) best = Math.Max(best, relevance[order[b]]);
+            result[i] = best;
+        }
+        return result;
+    }
+
     internal sealed record Candidate(Guid Id, double? Similarity, double Keyword, DateTimeOffset ObservedAt, double Importance,
         int AccessCount, DateTimeOffset CreatedAt);
 
@@ -108,6 +137,9 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         p.AddWithValue(o.CandidatesPerSignal);                                             // $8
         p.AddWithValue(o.Bm25K1);                                                          // $9
         p.AddWithValue(o.Bm25B);                                                           // $10
+        p.AddWithValue(o.FeedbackDocuments);                                               // $11
+        p.AddWithValue(o.FeedbackWeight);                                                  // $12
+        p.AddWithValue(o.FeedbackDocuments > 0 ? o.FeedbackTerms : 0);                     // $13
 
         // Filters become extra predicates with their own parameters: never text from the request.
         var filters = new List<string>();
@@ -127,7 +159,8 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
 
         // Per-user exact search: the (tenant_id, user_id) index narrows to one owner's rows, so results equal
         // an exact scan whatever the table size. BM25 with tf = 1 (memories are short): idf from this
-        // owner's rows, length normalised by distinct lexemes. The keyword query ORs the query's lexemes.
+        // owner's rows, length normalised by distinct lexemes; the query's lexemes are ORed, then expanded
+        // once with the best matches' words (pseudo-relevance feedback, RM3-style, at a lower weight).
         cmd.CommandText = $"""
             WITH cand AS MATERIALIZED (
                 SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.importance, m.access_count, m.created_at,
@@ -136,18 +169,38 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                 WHERE m.tenant_id = $1
                   AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
                   AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}
-            ), lex AS (
-                SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
             ), stats AS (
                 SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
-            ), idf AS (
-                SELECT l.tq, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-                FROM lex l CROSS JOIN stats s
-                CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.search_text @@ l.tq) d
+            ), qlex AS (
+                SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
+            ), q AS (
+                SELECT quote_literal(l.w)::tsquery AS tq, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
+                FROM qlex l CROSS JOIN stats s
+                CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.search_text @@ quote_literal(l.w)::tsquery) d
                 WHERE d.df > 0
+            ), kw1 AS (
+                SELECT c.id, sum(q.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
+                FROM cand c JOIN q ON c.search_text @@ q.tq CROSS JOIN stats s
+                GROUP BY c.id, c.len, s.avglen
+            ), fb AS (
+                -- pseudo-relevance feedback: words of the best keyword matches, weighted by how many share them and by idf
+                SELECT u.w, count(*) AS tf
+                FROM (SELECT id FROM kw1 ORDER BY kw DESC, id LIMIT $11) t JOIN cand c USING (id)
+                CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_text)) AS u(w)
+                WHERE u.w NOT IN (SELECT w FROM qlex)
+                GROUP BY u.w
+            ), fbdf AS (
+                SELECT u.lexeme AS w, count(*) AS df FROM cand c CROSS JOIN LATERAL unnest(c.search_text) AS u
+                WHERE u.lexeme IN (SELECT w FROM fb) GROUP BY u.lexeme
+            ), expansion AS (
+                SELECT quote_literal(fb.w)::tsquery AS tq, $12 * ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
+                FROM fb JOIN fbdf d USING (w) CROSS JOIN stats s
+                ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $13
+            ), terms AS (
+                SELECT tq, idf FROM q UNION ALL SELECT tq, idf FROM expansion
             ), kw AS (
-                SELECT c.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
-                FROM cand c JOIN idf i ON c.search_text @@ i.tq CROSS JOIN stats s
+                SELECT c.id, sum(t.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
+                FROM cand c JOIN terms t ON c.search_text @@ t.tq CROSS JOIN stats s
                 GROUP BY c.id, c.len, s.avglen
             ), picked AS (
                 (SELECT id FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC LIMIT $8)

@@ -36,8 +36,10 @@ public static class QualityBenchmark
         using var http = host.CreateClient();
         var run = Guid.NewGuid().ToString("N")[..6];
 
-        // 1. ingest: one user per conversation, one event memory per turn
+        // 1. ingest: one user per conversation, one event memory per turn; a fresh copy per mode so the
+        //    access statistics one mode's searches leave behind never influence another mode's ranking
         var ingest = Stopwatch.StartNew();
+        foreach (var copy in Enumerable.Range(0, Modes.Length))
         foreach (var conversation in data.Conversations)
         {
             var items = conversation.Turns.Select(t => new
@@ -49,7 +51,7 @@ public static class QualityBenchmark
             }).ToList();
             foreach (var chunk in items.Chunk(1000))
             {
-                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}/memories/batch", new { items = chunk }, Json);
+                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-{copy}/memories/batch", new { items = chunk }, Json);
                 response.EnsureSuccessStatusCode();
             }
         }
@@ -62,7 +64,7 @@ public static class QualityBenchmark
             foreach (var conversation in data.Conversations)
             foreach (var q in conversation.Questions.Where(q => q.Category != LocomoCategory.Adversarial))
             {
-                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}/memories/search",
+                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-0/memories/search",
                     new { query = q.Question, limit = 100, include_knowledge = false, explain = true }, Json);
                 var body = await response.Content.ReadFromJsonAsync<JsonElement>();
                 var items = body.GetProperty("items").EnumerateArray().Select(i => new
@@ -77,7 +79,7 @@ public static class QualityBenchmark
         }
 
         // 2. search every question in every mode
-        foreach (var (name, weights) in Modes)
+        foreach (var (mode, (name, weights)) in Modes.Index())
         {
             var sums = new Dictionary<string, double[]>();
             var counts = new Dictionary<string, int>();
@@ -87,7 +89,7 @@ public static class QualityBenchmark
                 foreach (var q in conversation.Questions.Where(q => q.Category != LocomoCategory.Adversarial))
                 {
                     var sw = Stopwatch.StartNew();
-                    var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}/memories/search",
+                    var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-{mode}/memories/search",
                         new { query = q.Question, limit = Ks[^1], include_knowledge = false, weights }, Json);
                     latencies.Add(sw.Elapsed.TotalMilliseconds);
                     response.EnsureSuccessStatusCode();

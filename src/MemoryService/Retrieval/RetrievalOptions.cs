@@ -38,12 +38,14 @@ public sealed class RetrievalOptions
 }
 
 /// <summary>Relative weights of the ranking signals (any non-negative numbers; they are normalised to sum 1).</summary>
+/// <remarks>Defaults tuned on the LoCoMo dev split (bench "quality"); recency, importance and activation are kept
+/// small so they order near-ties rather than outrank relevance.</remarks>
 public sealed record RankingWeights
 {
-    public double Similarity { get; init; } = 0.45;
-    public double Keyword { get; init; } = 0.45;
+    public double Similarity { get; init; } = 0.3;
+    public double Keyword { get; init; } = 0.7;
     public double Recency { get; init; } = 0.04;
     public double Importance { get; init; } = 0.04;
     public double Activation { get; init; } = 0.02;
-    public double Context { get; init; } = 0.15;
+    public double Context { get; init; } = 0.3;
 }

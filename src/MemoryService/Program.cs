@@ -1,3 +1,4 @@
+using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
@@ -18,6 +19,7 @@ builder.AddEmbeddings();
 builder.AddMemories();
 builder.AddRetrieval();
 builder.AddLlm();
+builder.AddContext();
 
 var app = builder.Build();
 
@@ -31,6 +33,7 @@ app.MapAdmin();
 app.MapUsers();
 app.MapMemories();
 app.MapRetrieval();
+app.MapContext();
 
 app.Run();
 

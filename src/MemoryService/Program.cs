@@ -1,3 +1,4 @@
+using MemoryService.Chat;
 using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
@@ -20,6 +21,7 @@ builder.AddMemories();
 builder.AddRetrieval();
 builder.AddLlm();
 builder.AddContext();
+builder.AddChat();
 
 var app = builder.Build();
 
@@ -34,6 +36,7 @@ app.MapUsers();
 app.MapMemories();
 app.MapRetrieval();
 app.MapContext();
+app.MapChat();
 
 app.Run();
 

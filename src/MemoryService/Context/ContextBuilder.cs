@@ -104,7 +104,18 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, ITokenCou
             }
         }
 
-        // Relevant memories: ranked by the search pipeline, without what preferences already hold.
+        // Recent events: newest first, gathered before the search so a recent event is shown once, dated, in its own
+        // section; the score falls with rank so newer events outlast older ones.
+        if (spec.Sections.Contains(ContextSection.Events))
+        {
+            var events = await Current(owner, now).Where(m => m.Kind == MemoryKind.Event)
+                .OrderByDescending(m => m.ObservedAt).ThenByDescending(m => m.Id).Take(MaxEvents + taken.Count).ToListAsync(ct);
+            var rank = 0;
+            foreach (var m in events.Where(e => taken.Add(e.Id)).Take(MaxEvents))
+                items.Add(Item(ContextSection.Events, m, 1 - (double)rank++ / MaxEvents, spec.Format));
+        }
+
+        // Relevant memories: ranked by the search pipeline, without what preferences and recent events already hold.
         if (hasQuery && spec.Sections.Contains(ContextSection.Memories))
         {
             var hits = await search.SearchAsync(owner, new SearchQuery(spec.Query!, MaxRelevant + taken.Count, IncludeKnowledge: false), ct);
@@ -117,16 +128,6 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, ITokenCou
             var hits = await search.SearchAsync(owner with { UserId = null }, new SearchQuery(spec.Query!, MaxKnowledge), ct);
             foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)))
                 items.Add(Item(ContextSection.Knowledge, hit.Memory, hit.Score, spec.Format));
-        }
-
-        // Recent events: newest first; the score falls with rank so newer events outlast older ones.
-        if (spec.Sections.Contains(ContextSection.Events))
-        {
-            var events = await Current(owner, now).Where(m => m.Kind == MemoryKind.Event)
-                .OrderByDescending(m => m.ObservedAt).ThenByDescending(m => m.Id).Take(MaxEvents + taken.Count).ToListAsync(ct);
-            var rank = 0;
-            foreach (var m in events.Where(e => taken.Add(e.Id)).Take(MaxEvents))
-                items.Add(Item(ContextSection.Events, m, 1 - (double)rank++ / MaxEvents, spec.Format));
         }
         return items;
     }

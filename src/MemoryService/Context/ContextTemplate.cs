@@ -12,7 +12,7 @@ public sealed class ContextTemplate
     public const int MaxLength = 8000;
 
     public const string Default = """
-        You are a helpful assistant with a long-term memory of this user. Use what you know below when it is relevant, \
+        You are a helpful assistant with a long-term memory of this user. Use what you know below when it is relevant,
         follow the user's standing instructions, and prefer newer information over older. Do not recite these notes unless asked.
 
         {{preferences}}{{memories}}{{knowledge}}{{events}}

@@ -1,4 +1,9 @@
+using System.Collections.Concurrent;
+using MemoryService.Learning;
 using MemoryService.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MemoryService.Tests.Chat;
 
@@ -6,6 +11,15 @@ namespace MemoryService.Tests.Chat;
 public sealed class ChatApiFactory : ApiFactory, IAsyncLifetime
 {
     public FakeOpenAiServer Model { get; private set; } = null!;
+
+    /// <summary>What chat handed to the learner, by user id.</summary>
+    public RecordingLearner Learner { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureTestServices(s => s.AddSingleton<IConversationLearner>(Learner));
+    }
 
     async Task IAsyncLifetime.InitializeAsync()
     {
@@ -22,5 +36,17 @@ public sealed class ChatApiFactory : ApiFactory, IAsyncLifetime
         await base.DisposeAsync();
         if (Model is not null) await Model.DisposeAsync();
         GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class RecordingLearner : IConversationLearner
+{
+    public ConcurrentDictionary<string, IReadOnlyList<ConversationMessage>> Seen { get; } = new();
+
+    public Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
+        DateTimeOffset observedAt, bool dryRun, string actor, CancellationToken cancellationToken = default)
+    {
+        Seen[userId] = messages;
+        return Task.FromResult(new LearningOutcome([], []));
     }
 }

@@ -198,6 +198,40 @@ public sealed class ChatTests(ChatApiFactory factory) : IClassFixture<ChatApiFac
     }
 }
 
+public sealed class ChatLearningTests(ChatApiFactory factory) : IClassFixture<ChatApiFactory>
+{
+    private static async Task<IReadOnlyList<MemoryService.Learning.ConversationMessage>> SeenAsync(ChatApiFactory factory, string user)
+    {
+        for (var i = 0; i < 100 && !factory.Learner.Seen.ContainsKey(user); i++) await Task.Delay(50);
+        return factory.Learner.Seen[user];
+    }
+
+    [Fact]
+    public async Task LearnRunsOnTheExchangeAfterReplying()
+    {
+        using var t = await factory.NewTenantAsync();
+        factory.Model.EnqueueChatReply("Noted!");
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/learner1/chat", new { learn = true, messages = new[] { new { role = "user", content = "I moved to Porto" } } });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var seen = await SeenAsync(factory, "learner1");
+        Assert.Equal(["user:I moved to Porto", "assistant:Noted!"], seen.Select(m => $"{m.Role}:{m.Content}"));
+    }
+
+    [Fact]
+    public async Task UserTurnIsLearnedEvenWhenTheModelFails()
+    {
+        using var t = await factory.NewTenantAsync();
+        factory.Model.FailNext(1, 500);
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/learner2/chat", new { learn = true, messages = new[] { new { role = "user", content = "I am vegan" } } });
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(["user:I am vegan"], (await SeenAsync(factory, "learner2")).Select(m => $"{m.Role}:{m.Content}"));
+    }
+}
+
 /// <summary>The data payloads of a Server-Sent Events body.</summary>
 internal static class Sse
 {

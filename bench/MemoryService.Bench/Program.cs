@@ -9,6 +9,7 @@ return name switch
     "tokens" => TokenCounterBenchmark.Run(rest),
     "quality" => QualityBenchmark.Run(rest),
     "extraction" => ExtractionBenchmark.Run(rest),
+    "context" => ContextBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -24,5 +25,7 @@ static int Help()
     Console.WriteLine("              [--url URL --key KEY] (default: starts the Release build with a fresh embedded database)");
     Console.WriteLine("  extraction  rule-based memory extractor: precision/recall/F1 on the labelled sets, p50/p95/mean latency");
     Console.WriteLine("              [--iterations N]");
+    Console.WriteLine("  context     context build latency over HTTP for a user with 1,000 memories: p50/p95/p99");
+    Console.WriteLine("              [--requests 1000] [--warmup 100] [--budget 800] [--url URL --key KEY]");
     return 2;
 }

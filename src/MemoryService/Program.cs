@@ -1,3 +1,5 @@
+using MemoryService.Chat;
+using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
@@ -20,6 +22,8 @@ builder.AddMemories();
 builder.AddRetrieval();
 builder.AddLlm();
 builder.AddLearning();
+builder.AddContext();
+builder.AddChat();
 
 var app = builder.Build();
 
@@ -34,6 +38,8 @@ app.MapUsers();
 app.MapMemories();
 app.MapRetrieval();
 app.MapLearning();
+app.MapContext();
+app.MapChat();
 
 app.Run();
 

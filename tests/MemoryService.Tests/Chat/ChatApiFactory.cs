@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using MemoryService.Learning;
+using MemoryService.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MemoryService.Tests.Chat;
+
+/// <summary>The service with its model replaced by a <see cref="FakeOpenAiServer"/>, started before the host.</summary>
+public sealed class ChatApiFactory : ApiFactory, IAsyncLifetime
+{
+    public FakeOpenAiServer Model { get; private set; } = null!;
+
+    /// <summary>What chat handed to the learner, by user id.</summary>
+    public RecordingLearner Learner { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureTestServices(s => s.AddSingleton<IConversationLearner>(Learner));
+    }
+
+    async Task IAsyncLifetime.InitializeAsync()
+    {
+        Model = await FakeOpenAiServer.StartAsync();
+        Settings["Llm:Provider"] = "openai";
+        Settings["Llm:BaseUrl"] = Model.BaseUrl.ToString();
+        Settings["Llm:Model"] = "test-model";
+        Settings["Llm:TimeoutSeconds"] = "2";
+        Settings["Llm:MaxRetries"] = "0";
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (Model is not null) await Model.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class RecordingLearner : IConversationLearner
+{
+    public ConcurrentDictionary<string, IReadOnlyList<ConversationMessage>> Seen { get; } = new();
+
+    public Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
+        DateTimeOffset observedAt, bool dryRun, string actor, CancellationToken cancellationToken = default)
+    {
+        Seen[userId] = messages;
+        return Task.FromResult(new LearningOutcome([], []));
+    }
+}

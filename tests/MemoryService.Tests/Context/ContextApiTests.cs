@@ -1,0 +1,177 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MemoryService.Context;
+using MemoryService.Tests.Infrastructure;
+
+namespace MemoryService.Tests.Context;
+
+public sealed class ContextApiTests(ApiFactory factory) : IClassFixture<ApiFactory>
+{
+    private static async Task<string> AddAsync(TenantClient t, string user, string content, string kind, double importance = 0.5, DateTimeOffset? observedAt = null)
+    {
+        var created = await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync($"/v1/users/{user}/memories",
+            new { content, kind, importance, observed_at = observedAt ?? DateTimeOffset.UtcNow }, ApiFactory.Json));
+        return created.GetProperty("id").GetString()!;
+    }
+
+    private static async Task<JsonElement> ContextAsync(TenantClient t, string user, object request) =>
+        await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync($"/v1/users/{user}/context", request, ApiFactory.Json));
+
+    [Fact]
+    public async Task SectionsComeInOrderWithPreferencesByImportanceAndDates()
+    {
+        using var t = await factory.NewTenantAsync();
+        await AddAsync(t, "u", "Prefers short answers", "preference", 0.4, new DateTimeOffset(2026, 3, 10, 0, 0, 0, TimeSpan.Zero));
+        await AddAsync(t, "u", "Is allergic to peanuts", "preference", 0.95, new DateTimeOffset(2025, 1, 2, 0, 0, 0, TimeSpan.Zero));
+        await AddAsync(t, "u", "Works as a nurse in Leeds", "fact");
+        await AddAsync(t, "u", "Ran the Leeds half marathon", "event", 0.5, new DateTimeOffset(2023, 5, 8, 9, 0, 0, TimeSpan.Zero));
+        await t.Http.PostAsJsonAsync("/v1/knowledge", new { content = "Leeds hospital shifts start at 7am", kind = "knowledge" });
+
+        var body = await ContextAsync(t, "u", new { query = "shifts at work in Leeds", token_budget = 2000 });
+
+        var prompt = body.GetProperty("system_prompt").GetString()!;
+        int At(string s) { var i = prompt.IndexOf(s, StringComparison.Ordinal); Assert.True(i >= 0, $"'{s}' missing from:\n{prompt}"); return i; }
+        Assert.True(At("Is allergic to peanuts") < At("Prefers short answers"));
+        Assert.True(At("Prefers short answers") < At("Works as a nurse in Leeds"));
+        Assert.True(At("Works as a nurse in Leeds") < At("Leeds hospital shifts start at 7am"));
+        Assert.True(At("Leeds hospital shifts start at 7am") < At("Recent events"));
+        At("Prefers short answers (since March 2026)");
+        At("Ran the Leeds half marathon (on 8 May 2023)");
+        Assert.Equal(["preferences", "memories", "knowledge", "events"],
+            body.GetProperty("sections").EnumerateArray().Select(s => s.GetProperty("name").GetString()!));
+        Assert.Equal(5, body.GetProperty("memories").GetArrayLength());
+        Assert.All(body.GetProperty("memories").EnumerateArray(), m => Assert.True(m.TryGetProperty("score", out _) && m.TryGetProperty("kind", out _)));
+    }
+
+    [Fact]
+    public async Task SupersededPreferenceIsLeftOutOfContext()
+    {
+        using var t = await factory.NewTenantAsync();
+        var old = await AddAsync(t, "u", "Prefers dark mode", "preference");
+        await AddAsync(t, "u", "Prefers light mode", "preference");
+        await factory.QueryScalarAsync<int>("WITH u AS (UPDATE memories SET valid_to = now() WHERE id = $1 RETURNING 1) SELECT count(*)::int FROM u", Guid.Parse(old));
+
+        var body = await ContextAsync(t, "u", new { query = "which mode do I prefer" });
+
+        var prompt = body.GetProperty("system_prompt").GetString()!;
+        Assert.Contains("Prefers light mode", prompt);
+        Assert.DoesNotContain("dark mode", prompt);
+    }
+
+    [Theory]
+    [InlineData(50)]
+    [InlineData(120)]
+    [InlineData(300)]
+    [InlineData(800)]
+    [InlineData(1500)]
+    [InlineData(4000)]
+    public async Task BudgetIsNeverExceeded(int budget)
+    {
+        using var t = await factory.NewTenantAsync();
+        string[] kinds = ["preference", "fact", "event"];
+        var items = Enumerable.Range(0, 100).Select(i => new
+        {
+            content = $"Memory {i}: the user mentioned {(i % 2 == 0 ? "hiking in the Alps with friends" : "cooking Italian food on weekends")} and detail number {i * 7}",
+            kind = kinds[i % 3],
+            importance = (i % 10) / 10.0,
+            observed_at = DateTimeOffset.UtcNow.AddDays(-i),
+        }).ToArray();
+        await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync("/v1/users/u/memories/batch", new { items }, ApiFactory.Json));
+
+        foreach (var format in new[] { "text", "markdown", "json" })
+        {
+            var body = await ContextAsync(t, "u", new { query = "hiking trip", token_budget = budget, format });
+
+            var prompt = body.GetProperty("system_prompt").GetString()!;
+            var count = body.GetProperty("token_count").GetInt32();
+            Assert.True(count <= budget, $"{format}: {count} > {budget}");
+            Assert.Equal(ApproximateTokenCounter.Instance.CountTokens(prompt), count);
+            if (budget >= 800) Assert.True(body.GetProperty("memories").GetArrayLength() > 5);
+        }
+    }
+
+    [Fact]
+    public async Task BudgetBelowTheTemplateIs422()
+    {
+        using var t = await factory.NewTenantAsync();
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/u/context", new { query = "x", token_budget = 5 });
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task TemplatesComeFromRequestThenTenantThenDefault()
+    {
+        using var t = await factory.NewTenantAsync();
+        await AddAsync(t, "u", "Likes jazz", "preference");
+
+        var byDefault = await ContextAsync(t, "u", new { query = "music" });
+        var put = await t.Http.PutAsJsonAsync("/v1/context/template", new { template = "TENANT {\"json\": 1}\n{{preferences}}" });
+        var got = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync("/v1/context/template"));
+        var byTenant = await ContextAsync(t, "u", new { query = "music", format = "markdown" });
+        var byRequest = await ContextAsync(t, "u", new { query = "music", template = "REQUEST {{ preferences }} {{events}}" });
+        var deleted = await t.Http.DeleteAsync("/v1/context/template");
+        var reset = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync("/v1/context/template"));
+
+        Assert.StartsWith("You are a helpful assistant", byDefault.GetProperty("system_prompt").GetString());
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.False(got.GetProperty("is_default").GetBoolean());
+        Assert.StartsWith("TENANT {\"json\": 1}\n## User preferences", byTenant.GetProperty("system_prompt").GetString());
+        Assert.Contains("Likes jazz", byTenant.GetProperty("system_prompt").GetString());
+        Assert.StartsWith("REQUEST User preferences", byRequest.GetProperty("system_prompt").GetString());
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.True(reset.GetProperty("is_default").GetBoolean());
+        Assert.Equal(ContextTemplate.Default, reset.GetProperty("template").GetString());
+    }
+
+    [Theory]
+    [InlineData("Hello {{unknown}}")]
+    [InlineData("Hello {{preferences")]
+    [InlineData("Hello preferences}}")]
+    [InlineData("")]
+    public async Task InvalidTemplateIs400NamingTemplate(string template)
+    {
+        using var t = await factory.NewTenantAsync();
+
+        var put = await t.Http.PutAsJsonAsync("/v1/context/template", new { template });
+        var inline = await t.Http.PostAsJsonAsync("/v1/users/u/context", new { query = "x", template });
+
+        foreach (var response in new[] { put, inline })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.True(problem.GetProperty("errors").TryGetProperty("template", out _));
+        }
+    }
+
+    [Fact]
+    public async Task TooLongTemplateIs400()
+    {
+        using var t = await factory.NewTenantAsync();
+
+        var put = await t.Http.PutAsJsonAsync("/v1/context/template", new { template = new string('a', ContextTemplate.MaxLength + 1) });
+
+        Assert.Equal(HttpStatusCode.BadRequest, put.StatusCode);
+    }
+
+    [Fact]
+    public async Task MessagesBecomeTheQueryAndSectionsCanBeChosen()
+    {
+        using var t = await factory.NewTenantAsync();
+        await AddAsync(t, "u", "Owns a red bicycle", "fact");
+        await AddAsync(t, "u", "Prefers metric units", "preference");
+
+        var body = await ContextAsync(t, "u", new
+        {
+            messages = new[] { new { role = "user", content = "hello" }, new { role = "assistant", content = "hi!" }, new { role = "user", content = "what colour is my bicycle?" } },
+            sections = new[] { "memories" },
+        });
+
+        var prompt = body.GetProperty("system_prompt").GetString()!;
+        Assert.Contains("Owns a red bicycle", prompt);
+        Assert.DoesNotContain("User preferences", prompt);
+        Assert.Equal("memories", Assert.Single(body.GetProperty("sections").EnumerateArray()).GetProperty("name").GetString());
+    }
+}

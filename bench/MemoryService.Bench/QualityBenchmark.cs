@@ -72,6 +72,7 @@ public static class QualityBenchmark
                     dia = i.GetProperty("memory").GetProperty("metadata").GetProperty("dia_id").GetString(),
                     sim = i.GetProperty("explain").GetProperty("similarity").GetDouble(),
                     kw = i.GetProperty("explain").GetProperty("keyword").GetDouble(),
+                    ctx = i.GetProperty("explain").GetProperty("context").GetDouble(),
                 });
                 await dump.WriteLineAsync(JsonSerializer.Serialize(new { cat = (int)q.Category, evidence = q.Evidence, items }));
             }

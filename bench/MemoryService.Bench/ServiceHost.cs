@@ -53,6 +53,10 @@ public sealed class ServiceHost : IAsyncDisposable
         psi.Environment["RateLimit__PermitsPerSecond"] = "1000000";
         psi.Environment["RateLimit__Burst"] = "1000000";
         foreach (var (k, v) in settings ?? new Dictionary<string, string>()) psi.Environment[k] = v;
+        // --set Section:Key=value (repeatable) configures the started service, e.g. --set Retrieval:FeedbackDocuments=0
+        for (var i = 0; i < args.Length - 1; i++)
+            if (args[i] == "--set" && args[i + 1].Split('=', 2) is [var name, var value])
+                psi.Environment[name.Replace(":", "__")] = value;
         var process = Process.Start(psi)!;
         process.OutputDataReceived += (_, e) => { if (e.Data is not null && e.Data.Contains("ERR")) Console.Error.WriteLine("service: " + e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("service: " + e.Data); };

@@ -143,7 +143,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
                 SELECT d.id, $1, $2, d.kind, d.content, d.key, ARRAY(SELECT jsonb_array_elements_text(d.tags::jsonb)),
                        d.metadata::jsonb, d.importance, d.confidence, d.source, d.observed_at, $3, $3, d.observed_at, d.expires_at,
                        ($15::real[])[(d.ord - 1) * $16 + 1 : d.ord * $16]::vector, $17
-                FROM d
+                FROM d ORDER BY d.ord
                 RETURNING id, content
             )
             INSERT INTO memory_history (tenant_id, user_id, memory_id, event, new_content, changed_at, actor)

@@ -33,6 +33,12 @@ public sealed class RetrievalOptions
     /// <summary>Memories observed within this many minutes of each other form one episode (context signal).</summary>
     [Range(0, 10_080)] public double EpisodeWindowMinutes { get; set; } = 30;
 
+    /// <summary>Neighbours in recording order within this many positions cue each other most (context signal).</summary>
+    [Range(0, 20)] public int NeighbourRadius { get; set; } = 2;
+
+    /// <summary>Share of the context signal that comes from neighbours rather than the whole episode.</summary>
+    [Range(0.0, 1)] public double NeighbourShare { get; set; } = 0.75;
+
     /// <summary>How often batched access statistics are written.</summary>
     [Range(50, 60_000)] public int AccessFlushMilliseconds { get; set; } = 1000;
 }
@@ -47,5 +53,5 @@ public sealed record RankingWeights
     public double Recency { get; init; } = 0.04;
     public double Importance { get; init; } = 0.04;
     public double Activation { get; init; } = 0.02;
-    public double Context { get; init; } = 0.3;
+    public double Context { get; init; } = 0.4;
 }

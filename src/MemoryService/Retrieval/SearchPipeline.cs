@@ -63,7 +63,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
             Activation: Activation(c, now, o.ActivationDecay),
             Context: 0)).ToArray();
         var relevance = parts.Select(p => relevanceWeight > 0 ? (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword) / relevanceWeight : 0).ToArray();
-        var context = EpisodeContext(candidates, relevance, TimeSpan.FromMinutes(o.EpisodeWindowMinutes));
+        var context = EpisodeContext(candidates, relevance, TimeSpan.FromMinutes(o.EpisodeWindowMinutes), o.NeighbourRadius, o.NeighbourShare);
         var total = relevanceWeight + weights.Recency + weights.Importance + weights.Activation + weights.Context;
         if (total <= 0) total = 1;
         var scored = candidates.Select((c, i) =>
@@ -96,31 +96,38 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
     }
 
     /// <summary>
-    /// Temporal contiguity, as in human episodic memory: what was observed together cues each other. A
-    /// memory's context signal is the best relevance among the other candidates observed within the same
-    /// episode window (e.g. one conversation), so the turn that answers a question rises with the turn that
-    /// matched its words.
+    /// Temporal contiguity, as in human episodic memory: what was recorded together cues each other. A
+    /// memory's context signal mixes the best relevance among its immediate neighbours in recording order
+    /// (within <paramref name="radius"/> positions, same episode) and, more weakly, the best relevance in
+    /// its whole episode (observed within <paramref name="window"/>): the turn that answers a question rises
+    /// with the turn that matched its words.
     /// </summary>
-    internal static double[] EpisodeContext(IReadOnlyList<Candidate> candidates, double[] relevance, TimeSpan window)
+    internal static double[] EpisodeContext(IReadOnlyList<Candidate> candidates, double[] relevance, TimeSpan window, int radius,
+        double neighbourShare)
     {
         var result = new double[candidates.Count];
         if (window <= TimeSpan.Zero) return result;
-        var order = Enumerable.Range(0, candidates.Count).OrderBy(i => candidates[i].ObservedAt).ToArray();
+        var order = Enumerable.Range(0, candidates.Count).OrderBy(i => candidates[i].ObservedAt).ThenBy(i => candidates[i].Position).ToArray();
         var start = 0;
         for (var a = 0; a < order.Length; a++)
         {
             var i = order[a];
             while (candidates[i].ObservedAt - candidates[order[start]].ObservedAt > window) start++;
-            var best = 0.0;
+            double episode = 0, neighbour = 0;
             for (var b = start; b < order.Length && candidates[order[b]].ObservedAt - candidates[i].ObservedAt <= window; b++)
-                if (b != a) best = Math.Max(best, relevance[order[b]]);
-            result[i] = best;
+            {
+                if (b == a) continue;
+                var j = order[b];
+                episode = Math.Max(episode, relevance[j]);
+                if (Math.Abs(candidates[j].Position - candidates[i].Position) <= radius) neighbour = Math.Max(neighbour, relevance[j]);
+            }
+            result[i] = neighbourShare * neighbour + (1 - neighbourShare) * episode;
         }
         return result;
     }
 
     internal sealed record Candidate(Guid Id, double? Similarity, double Keyword, DateTimeOffset ObservedAt, double Importance,
-        int AccessCount, DateTimeOffset CreatedAt);
+        int AccessCount, DateTimeOffset CreatedAt, long Position = 0);
 
     private async Task<List<Candidate>> GatherAsync(Owner owner, SearchQuery q, float[] vector, RetrievalOptions o,
         DateTimeOffset now, CancellationToken ct)
@@ -164,6 +171,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         cmd.CommandText = $"""
             WITH cand AS MATERIALIZED (
                 SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.importance, m.access_count, m.created_at,
+                       row_number() OVER (ORDER BY m.observed_at, m.seq) AS pos,
                        CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
                 FROM memories m
                 WHERE m.tenant_id = $1
@@ -207,14 +215,15 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                 UNION
                 (SELECT id FROM kw ORDER BY kw DESC LIMIT $8)
             )
-            SELECT c.id, c.sim, coalesce(kw.kw, 0), c.observed_at, c.importance, c.access_count, c.created_at
+            SELECT c.id, c.sim, coalesce(kw.kw, 0), c.observed_at, c.importance, c.access_count, c.created_at, c.pos
             FROM picked JOIN cand c ON c.id = picked.id LEFT JOIN kw ON kw.id = c.id
             """;
         var result = new List<Candidate>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
             result.Add(new Candidate(reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetDouble(2),
-                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFloat(4), reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6)));
+                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFloat(4), reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6),
+                reader.GetInt64(7)));
         return result;
     }
 }

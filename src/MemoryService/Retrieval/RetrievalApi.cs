@@ -36,6 +36,7 @@ public static class RetrievalApi
         app.MapPost("/v1/knowledge/search", SearchKnowledge).WithTags("Search")
             .WithName("SearchKnowledge").WithSummary("Rank the tenant's app knowledge for a query.")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapEmbeddingStatus();
         return app;
     }
 
@@ -108,6 +109,8 @@ public static class RetrievalExtensions
         builder.Services.AddScoped<SearchPipeline>();
         builder.Services.AddSingleton<AccessTracker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AccessTracker>());
+        builder.Services.AddSingleton<Reembedder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Reembedder>());
         return builder;
     }
 }

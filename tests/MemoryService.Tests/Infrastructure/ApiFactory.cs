@@ -17,7 +17,18 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public const string AdminKey = "test-admin-key";
     public static readonly JsonSerializerOptions Json = CreateJson();
 
-    public string ConnectionString { get; } = TestDatabase.CreateDatabase();
+    private readonly bool _ownsDatabase;
+
+    public ApiFactory() : this(null) { }
+
+    /// <summary>A factory on an existing database (a second service generation over the same data); it does not drop it.</summary>
+    protected ApiFactory(string? connectionString)
+    {
+        _ownsDatabase = connectionString is null;
+        ConnectionString = connectionString ?? TestDatabase.CreateDatabase();
+    }
+
+    public string ConnectionString { get; }
 
     /// <summary>Extra configuration, applied when the host starts.</summary>
     public Dictionary<string, string?> Settings { get; } = new();
@@ -73,7 +84,7 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     async Task IAsyncLifetime.DisposeAsync()
     {
         await DisposeAsync();
-        TestDatabase.DropDatabase(ConnectionString);
+        if (_ownsDatabase) TestDatabase.DropDatabase(ConnectionString);
     }
 
     private static JsonSerializerOptions CreateJson()

@@ -1,0 +1,108 @@
+using MemoryService.Hosting;
+using MemoryService.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace MemoryService.Retrieval;
+
+/// <summary>
+/// When the configured embedding model changes, memories embedded by another model are re-embedded in the
+/// background, in batches, with no schema work: vectors of any length fit the column, and search compares
+/// only vectors of the current model (the others still match by keywords until they are done).
+/// </summary>
+public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, ILogger<Reembedder> logger) : BackgroundService
+{
+    private const int BatchSize = 256;
+    private static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
+
+    /// <summary>Re-embeds one batch; returns how many memories it brought to the current model.</summary>
+    public async Task<int> RunBatchAsync(CancellationToken ct)
+    {
+        var ids = new List<Guid>();
+        var versions = new List<int>();
+        var texts = new List<string>();
+        await using (var select = dataSource.CreateCommand("""
+            SELECT id, version, content FROM memories
+            WHERE embedding_model IS DISTINCT FROM $1
+            ORDER BY id LIMIT $2
+            """))
+        {
+            select.Parameters.AddWithValue(embedder.ModelId);
+            select.Parameters.AddWithValue(BatchSize);
+            await using var reader = await select.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                ids.Add(reader.GetGuid(0));
+                versions.Add(reader.GetInt32(1));
+                texts.Add(reader.GetString(2));
+            }
+        }
+        if (ids.Count == 0) return 0;
+
+        var vectors = await embedder.EmbedAsync(texts, ct);
+        var dim = vectors[0].Length;
+        var flat = new float[vectors.Length * dim];
+        for (var i = 0; i < vectors.Length; i++) vectors[i].CopyTo(flat, i * dim);
+        // The version guard skips a memory edited meanwhile: its PATCH already embedded the new content.
+        await using var update = dataSource.CreateCommand("""
+            UPDATE memories m SET embedding = ($4::real[])[(d.ord - 1) * $5 + 1 : d.ord * $5]::vector, embedding_model = $1
+            FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS d(id, version, ord)
+            WHERE m.id = d.id AND m.version = d.version
+            """);
+        update.Parameters.AddWithValue(embedder.ModelId);
+        update.Parameters.AddWithValue(ids.ToArray());
+        update.Parameters.AddWithValue(versions.ToArray());
+        update.Parameters.AddWithValue(flat);
+        update.Parameters.AddWithValue(dim);
+        var updated = await update.ExecuteNonQueryAsync(ct);
+        return Math.Max(updated, 1);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var total = 0;
+                int done;
+                while ((done = await RunBatchAsync(stoppingToken)) > 0) total += done;
+                if (total > 0) logger.LogInformation("Re-embedded {Count} memories with {Model}", total, embedder.ModelId);
+                await Task.Delay(IdlePoll, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
+            catch (Exception ex) when (ex is NpgsqlException or DependencyUnavailableException or InvalidOperationException)
+            {
+                logger.LogWarning("Re-embedding paused: {Message}", ex.Message);
+                try { await Task.Delay(IdlePoll, stoppingToken); } catch (OperationCanceledException) { break; }
+            }
+        }
+    }
+}
+
+public static class EmbeddingsApi
+{
+    public sealed record EmbeddingStatus(string Model, long Total, long Current, long Pending);
+
+    public static IEndpointRouteBuilder MapEmbeddingStatus(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/embeddings/status", Status).WithTags("Search").WithName("GetEmbeddingStatus")
+            .WithSummary("Which model embeds memories now, and how many of the tenant's memories still wait for re-embedding after a model change.")
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        return app;
+    }
+
+    private static async Task<Ok<EmbeddingStatus>> Status(Caller caller, NpgsqlDataSource dataSource, Embedder embedder, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            SELECT count(*), count(*) FILTER (WHERE embedding_model = $2) FROM memories WHERE tenant_id = $1
+            """);
+        cmd.Parameters.AddWithValue(caller.TenantId);
+        cmd.Parameters.AddWithValue(embedder.ModelId);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var total = reader.GetInt64(0);
+        var current = reader.GetInt64(1);
+        return TypedResults.Ok(new EmbeddingStatus(embedder.ModelId, total, current, total - current));
+    }
+}

@@ -120,7 +120,7 @@ public sealed class ApproximateTokenCounter : ITokenCounter
     private const double SpanishCharsPerToken = 5.4;  // " también", " México": Spanish accents merge more
     private const double SlugLetterCost = 0.25;       // per letter past the third of a long URL segment
     private const double GermanLetterCost = 0.26;     // per letter past the third of an unaccented non-English word
-    private const double RomanceLetterCost = 0.21;
+    private const double RomanceLetterCost = 0.20;
     private const double CyrillicPerLetter = 0.52;
     private const double ArabicPerLetter = 0.87;
     private const double RareHanPerChar = 1.65;       // hanzi outside SingleTokenHan: one to three byte-level tokens

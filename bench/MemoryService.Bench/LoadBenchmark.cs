@@ -39,7 +39,7 @@ public static class LoadBenchmark
                 Seconds: int.Parse(A("--seconds") ?? "20", Inv),
                 Warmup: double.Parse(A("--warmup") ?? "2", Inv),
                 Concurrency: (A("--concurrency") ?? "1,8,32").Split(',').Select(c => int.Parse(c, Inv)).ToArray(),
-                Workloads: (A("--workloads") ?? "search,context,write,mixed").Split(','),
+                Workloads: (A("--workloads") ?? "search,context,write,mixed").Split(',', StringSplitOptions.RemoveEmptyEntries).Where(w => w != "none").ToArray(),
                 InFlight: int.Parse(A("--in-flight") ?? "4", Inv),
                 Seed: int.Parse(A("--seed") ?? "42", Inv),
                 JsonPath: json,
@@ -51,7 +51,7 @@ public static class LoadBenchmark
     }
 
     public sealed record Stats(string Workload, int Concurrency, long Requests, long Errors, double Seconds, double Throughput,
-        double P50, double P95, double P99, double Max, double? PeakRssMiB, Dictionary<string, OpStats> PerOperation);
+        double P50, double P95, double P99, double Max, double? PeakRssMib, Dictionary<string, OpStats> PerOperation);
 
     public sealed record OpStats(long Requests, long Errors, double P50, double P95, double P99, double Max);
 
@@ -102,7 +102,7 @@ public static class LoadBenchmark
                 var s = await RunCellAsync(http, o, workload, c, hasContext, rss);
                 results.Add(s);
                 Console.WriteLine($"{workload,-8} c={c,-3} {s.Throughput,8:0.0} req/s  p50 {s.P50,7:0.00}  p95 {s.P95,7:0.00}  p99 {s.P99,7:0.00}  " +
-                    $"max {s.Max,8:0.0} ms  errors {s.Errors}  rss {s.PeakRssMiB:0} MiB");
+                    $"max {s.Max,8:0.0} ms  errors {s.Errors}  rss {s.PeakRssMib:0} MiB");
             }
         }
 
@@ -123,7 +123,7 @@ public static class LoadBenchmark
         return results.Sum(r => r.Errors) == 0 ? 0 : 1;
     }
 
-    private sealed record Ingest(long Memories, long Requests, long Errors, double Seconds, double MemoriesPerSecond, double? PeakRssMiB);
+    private sealed record Ingest(long Memories, long Requests, long Errors, double Seconds, double MemoriesPerSecond, double? PeakRssMib);
 
     private static async Task<Ingest> SeedAsync(HttpClient http, Options o, RssSampler rss)
     {
@@ -171,7 +171,7 @@ public static class LoadBenchmark
             }
         })));
         var s = new Ingest(done, requests, errors, Math.Round(sw.Elapsed.TotalSeconds, 1), Math.Round(done / sw.Elapsed.TotalSeconds), rss.PhasePeakMiB);
-        Console.WriteLine($"seed: {s.Memories:N0} memories in {s.Seconds:0.0} s = {s.MemoriesPerSecond:0} memories/s, {s.Errors} errors, peak rss {s.PeakRssMiB:0} MiB");
+        Console.WriteLine($"seed: {s.Memories:N0} memories in {s.Seconds:0.0} s = {s.MemoriesPerSecond:0} memories/s, {s.Errors} errors, peak rss {s.PeakRssMib:0} MiB");
         return s;
     }
 
@@ -429,7 +429,7 @@ public static class LoadBenchmark
         md.AppendLine("| workload | concurrency | requests | throughput (req/s) | p50 ms | p95 ms | p99 ms | max ms | errors | peak RSS MiB |");
         md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
-            md.AppendLine(Inv, $"| {r.Workload} | {r.Concurrency} | {r.Requests} | {r.Throughput:0.0} | {r.P50:0.00} | {r.P95:0.00} | {r.P99:0.00} | {r.Max:0.0} | {r.Errors} | {r.PeakRssMiB:0} |");
+            md.AppendLine(Inv, $"| {r.Workload} | {r.Concurrency} | {r.Requests} | {r.Throughput:0.0} | {r.P50:0.00} | {r.P95:0.00} | {r.P99:0.00} | {r.Max:0.0} | {r.Errors} | {r.PeakRssMib:0} |");
         var mixed = results.Where(r => r.Workload == "mixed").ToList();
         if (mixed.Count > 0)
         {

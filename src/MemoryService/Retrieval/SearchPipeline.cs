@@ -122,6 +122,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         // Per-user exact search: the (tenant_id, user_id) index narrows to one owner's rows, so results equal
         // an exact scan whatever the table size. BM25 with tf = 1 (memories are short): idf from this
         // owner's rows, length normalised by distinct lexemes. The keyword query ORs the query's lexemes.
+        // Each (row, lexeme) match is found once (hits) and feeds both df and the score.
         cmd.CommandText = $"""
             WITH cand AS MATERIALIZED (
                 SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.importance, m.access_count, m.created_at,
@@ -130,19 +131,19 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                 WHERE m.tenant_id = $1
                   AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
                   AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}
-            ), lex AS (
+            ), lex AS MATERIALIZED (
                 SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
+            ), hits AS MATERIALIZED (
+                SELECT c.id, c.len, l.w FROM cand c JOIN lex l ON c.search_text @@ l.tq
             ), stats AS (
                 SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
             ), idf AS (
-                SELECT l.tq, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-                FROM lex l CROSS JOIN stats s
-                CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.search_text @@ l.tq) d
-                WHERE d.df > 0
+                SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+                FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
             ), kw AS (
-                SELECT c.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
-                FROM cand c JOIN idf i ON c.search_text @@ i.tq CROSS JOIN stats s
-                GROUP BY c.id, c.len, s.avglen
+                SELECT h.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * h.len / s.avglen)) AS kw
+                FROM hits h JOIN idf i ON i.w = h.w CROSS JOIN stats s
+                GROUP BY h.id, h.len, s.avglen
             ), picked AS (
                 (SELECT id FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC LIMIT $8)
                 UNION

@@ -1,6 +1,9 @@
+using MemoryService.Chat;
+using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
+using MemoryService.Llm;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
@@ -16,6 +19,9 @@ builder.AddTenancy();
 builder.AddEmbeddings();
 builder.AddMemories();
 builder.AddRetrieval();
+builder.AddLlm();
+builder.AddContext();
+builder.AddChat();
 
 var app = builder.Build();
 
@@ -29,6 +35,8 @@ app.MapAdmin();
 app.MapUsers();
 app.MapMemories();
 app.MapRetrieval();
+app.MapContext();
+app.MapChat();
 
 app.Run();
 

@@ -1,0 +1,187 @@
+using System.ComponentModel;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text;
+using MemoryService.Context;
+using MemoryService.Hosting;
+using MemoryService.Learning;
+using MemoryService.Llm;
+using MemoryService.Memories;
+using MemoryService.Tenancy;
+using MemoryService.Users;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.AI;
+using static MemoryService.Context.ContextApi;
+
+namespace MemoryService.Chat;
+
+/// <summary>Chat with memory: POST /v1/users/{user_id}/chat, plain JSON or Server-Sent Events.</summary>
+public static class ChatApi
+{
+    public sealed record ChatRequest(
+        [property: Description("The conversation so far, oldest first; the last user turn is what is answered.")] IReadOnlyList<ContextMessage>? Messages,
+        [property: Description("Model override; default Llm:Model.")] string? Model = null,
+        [property: Description("Stream the reply as Server-Sent Events.")] bool? Stream = null,
+        [property: Description("Learn memories from this exchange after replying (in the background).")] bool? Learn = null,
+        [property: Description("Token budget of the memory context; default 800.")] int? TokenBudget = null,
+        [property: Description("Sampling temperature, 0-2.")] double? Temperature = null,
+        [property: Description("Most tokens the model may write.")] int? MaxTokens = null);
+
+    public sealed record ChatMessageResponse(string Role, string Content);
+
+    public sealed record ChatUsageResponse(long? InputTokens, long? OutputTokens, long? TotalTokens);
+
+    public sealed record ChatTurnResponse(ChatMessageResponse Message, string? Model, IReadOnlyList<Guid> MemoryIds, int ContextTokens,
+        ChatUsageResponse? Usage, bool Learning);
+
+    /// <summary>One SSE event: "delta" carries content, the final "done" the memory ids, "error" a failure mid-stream.</summary>
+    public sealed record ChatStreamEvent(string Type, string? Content = null, IReadOnlyList<Guid>? MemoryIds = null, string? Model = null,
+        int? Status = null, string? Detail = null);
+
+    public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<LearningQueue>();
+        builder.Services.AddHostedService<LearningWorker>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapChat(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/users/{user_id}/chat", Chat).WithTags("Chat")
+            .WithName("Chat").WithSummary("Answer the conversation with the user's memory as context; JSON or Server-Sent Events.")
+            .Produces<ChatStreamEvent>(StatusCodes.Status200OK, "text/event-stream")
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+        app.MapOpenAiProxy();
+        return app;
+    }
+
+    private static async Task<Results<Ok<ChatTurnResponse>, ServerSentEventsResult<ChatStreamEvent>, ValidationProblem, ProblemHttpResult>> Chat(
+        [Description("The client's user id.")] string user_id, ChatRequest request, Caller caller, ContextBuilder builder, LearningQueue learning,
+        IServiceProvider services, TimeProvider clock, ILogger<ChatRequest> logger, CancellationToken ct)
+    {
+        // 1. validate, and make sure there is a model to talk to
+        var errors = new Dictionary<string, string[]>();
+        if (AppUser.Validate(user_id) is { } userError) MemoryValidation.Add(errors, "user_id", userError);
+        var turns = request.Messages?.Where(m => m is not null).Select(m => (Role: m.Role ?? "", Content: m.Content ?? "")).ToList() ?? [];
+        if (request.Messages is null || request.Messages.Count == 0) MemoryValidation.Add(errors, "messages", "Give at least one message.");
+        else if (!turns.Any(t => t.Role == "user")) MemoryValidation.Add(errors, "messages", "Include at least one user turn.");
+        if (request.Temperature is { } temperature && (double.IsNaN(temperature) || temperature is < 0 or > 2))
+            MemoryValidation.Add(errors, "temperature", "Between 0 and 2.");
+        if (request.MaxTokens is < 1) MemoryValidation.Add(errors, "max_tokens", "At least 1.");
+        if (request.Model is { Length: 0 or > 200 }) MemoryValidation.Add(errors, "model", "1-200 characters.");
+        var owner = new Owner(caller.TenantId, user_id);
+        var spec = await ValidateAsync(owner, new ContextRequest(Messages: request.Messages, TokenBudget: request.TokenBudget), builder, errors, ct);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+        if (services.GetService<IChatClient>() is not { } model) return TypedResults.Problem(NotConfigured());
+
+        // 2. build the memory context from the latest user turn and a little before it
+        var context = await builder.BuildAsync(spec!, ct);
+        if (context is null) return TypedResults.Problem(TooSmall(spec!, builder));
+        var memoryIds = context.Items.Select(i => i.Memory.Id).ToList();
+
+        // 3. system prompt + the conversation to the model
+        List<ChatMessage> messages = [new(ChatRole.System, context.SystemPrompt), .. turns.Select(t => new ChatMessage(new ChatRole(t.Role), t.Content))];
+        var options = new ChatOptions { ModelId = request.Model, Temperature = (float?)request.Temperature, MaxOutputTokens = request.MaxTokens };
+        var learn = request.Learn == true;
+        void Learn(string? reply) => EnqueueLearning(learning, caller, user_id, turns, reply, clock.GetUtcNow());
+
+        if (request.Stream == true)
+        {
+            // The first chunk is awaited here, so a model that is down or slow is still a 502/504 rather than a broken stream.
+            var updates = model.GetStreamingResponseAsync(messages, options, ct).GetAsyncEnumerator(ct);
+            bool any;
+            try
+            {
+                any = await updates.MoveNextAsync();
+            }
+            catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+            {
+                await updates.DisposeAsync();
+                if (learn) Learn(null);
+                return TypedResults.Problem(ModelProblem(ex));
+            }
+            return TypedResults.ServerSentEvents(Stream(updates, any, memoryIds, learn ? Learn : null, logger));
+        }
+
+        Microsoft.Extensions.AI.ChatResponse response;
+        try
+        {
+            response = await model.GetResponseAsync(messages, options, ct);
+        }
+        catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+        {
+            // The user's turn is worth learning even when the model failed.
+            if (learn) Learn(null);
+            return TypedResults.Problem(ModelProblem(ex));
+        }
+        if (learn) Learn(response.Text);
+        return TypedResults.Ok(new ChatTurnResponse(new ChatMessageResponse("assistant", response.Text), response.ModelId, memoryIds,
+            context.TokenCount, response.Usage is { } u ? new ChatUsageResponse(u.InputTokenCount, u.OutputTokenCount, u.TotalTokenCount) : null, learn));
+    }
+
+    private static async IAsyncEnumerable<SseItem<ChatStreamEvent>> Stream(IAsyncEnumerator<ChatResponseUpdate> updates, bool any,
+        IReadOnlyList<Guid> memoryIds, Action<string?>? learn, ILogger logger, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var reply = new StringBuilder();
+        string? modelId = null;
+        ChatStreamEvent? failure = null;
+        try
+        {
+            while (any)
+            {
+                var update = updates.Current;
+                modelId ??= update.ModelId;
+                if (update.Text is { Length: > 0 } text)
+                {
+                    reply.Append(text);
+                    yield return new SseItem<ChatStreamEvent>(new ChatStreamEvent("delta", Content: text), "delta");
+                }
+                try
+                {
+                    any = await updates.MoveNextAsync();
+                }
+                catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+                {
+                    logger.LogWarning("The model failed mid-stream: {Message}", ex.Message);
+                    var problem = ModelProblem(ex);
+                    failure = new ChatStreamEvent("error", Status: problem.Status, Detail: problem.Detail);
+                    any = false;
+                }
+            }
+        }
+        finally
+        {
+            await updates.DisposeAsync();
+        }
+        learn?.Invoke(reply.Length > 0 ? reply.ToString() : null);
+        if (failure is not null) yield return new SseItem<ChatStreamEvent>(failure with { MemoryIds = memoryIds }, "error");
+        else yield return new SseItem<ChatStreamEvent>(new ChatStreamEvent("done", Content: reply.ToString(), MemoryIds: memoryIds, Model: modelId), "done");
+    }
+
+    /// <summary>The exchange to learn from: the assistant turn before the latest user turn (for context), that turn, and the reply.</summary>
+    internal static void EnqueueLearning(LearningQueue queue, Caller caller, string userId, IReadOnlyList<(string Role, string Content)> turns,
+        string? reply, DateTimeOffset now)
+    {
+        var last = turns.ToList().FindLastIndex(t => t.Role == "user");
+        if (last < 0) return;
+        var exchange = new List<ConversationMessage>();
+        if (last > 0 && turns[last - 1].Role == "assistant") exchange.Add(new ConversationMessage(ConversationMessage.Assistant, turns[last - 1].Content));
+        exchange.Add(new ConversationMessage(ConversationMessage.User, turns[last].Content));
+        if (!string.IsNullOrEmpty(reply)) exchange.Add(new ConversationMessage(ConversationMessage.Assistant, reply));
+        queue.Enqueue(new LearningJob(caller.TenantId, userId, exchange, now, caller.KeyId.ToString()));
+    }
+
+    public static ProblemDetails NotConfigured() => new()
+    {
+        Status = StatusCodes.Status503ServiceUnavailable,
+        Title = "No chat model configured",
+        Detail = LlmProviders.NotConfigured,
+    };
+
+    public static ProblemDetails ModelProblem(Exception ex) => ex is ModelTimeoutException
+        ? new ProblemDetails { Status = StatusCodes.Status504GatewayTimeout, Title = "Model timed out", Detail = ex.Message }
+        : new ProblemDetails { Status = StatusCodes.Status502BadGateway, Title = "Model failed", Detail = ex.Message };
+}

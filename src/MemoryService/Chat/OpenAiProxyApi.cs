@@ -1,0 +1,140 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MemoryService.Context;
+using MemoryService.Hosting;
+using MemoryService.Llm;
+using MemoryService.Memories;
+using MemoryService.Tenancy;
+using MemoryService.Users;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace MemoryService.Chat;
+
+/// <summary>
+/// POST /v1/openai/chat/completions: OpenAI's chat API with memory. An app points its OpenAI client at
+/// http://host/v1/openai with its tenant key as the API key; the user's context is prepended as a system
+/// message and everything else in the request passes through to the configured model untouched.
+/// </summary>
+public static class OpenAiProxyApi
+{
+    public const string UserHeader = "X-User-Id";
+    public const string MemoryIdsHeader = "X-Memory-Ids";
+
+    public static IEndpointRouteBuilder MapOpenAiProxy(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/openai/chat/completions", Completions).WithTags("Chat")
+            .WithName("OpenAiChatCompletions")
+            .WithSummary("OpenAI-compatible chat completions (streaming too) with the user's memory prepended; the user is the 'user' field or X-User-Id.")
+            .Accepts<JsonObject>("application/json")
+            .Produces<JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+        return app;
+    }
+
+    private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> Completions(
+        HttpContext http, Caller caller, ContextBuilder builder, IOptions<LlmOptions> llm, IServiceProvider services,
+        ILogger<OpenAiChatClient> logger, CancellationToken ct)
+    {
+        // 1. parse loosely: OpenAI clients send many fields this service does not model, and all of them pass through
+        JsonObject? body;
+        try
+        {
+            body = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: ct) as JsonObject;
+        }
+        catch (JsonException ex)
+        {
+            return TypedResults.ValidationProblem(Problems.Field("body", "Not valid JSON: " + ex.Message.Split(" Path:")[0]));
+        }
+        if (body is null) return TypedResults.ValidationProblem(Problems.Field("body", "Send a JSON object."));
+
+        var errors = new Dictionary<string, string[]>();
+        var userId = body["user"] is JsonValue u && u.TryGetValue<string>(out var fromBody) && fromBody.Length > 0
+            ? fromBody : http.Request.Headers[UserHeader].ToString();
+        if (userId.Length == 0) MemoryValidation.Add(errors, "user", $"Say whose memory to use: the request's 'user' field or the {UserHeader} header.");
+        else if (AppUser.Validate(userId) is { } userError) MemoryValidation.Add(errors, "user", userError);
+        var turns = Turns(body["messages"], errors);
+        if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
+        if (services.GetService<IChatClient>()?.GetService<OpenAiChatClient>() is not { } model) return TypedResults.Problem(ChatApi.NotConfigured());
+
+        // 2. the user's context, prepended as a system message
+        var template = await builder.TenantTemplateAsync(caller.TenantId, ct);
+        var spec = new ContextSpec(new Owner(caller.TenantId, userId), ContextBuilder.QueryFrom(turns), ContextApi.DefaultTokenBudget,
+            ContextSections.All.ToHashSet(), ContextFormat.Text, template);
+        var context = await builder.BuildAsync(spec, ct);
+        var messages = body["messages"]!.AsArray();
+        if (context is { SystemPrompt.Length: > 0 })
+            messages.Insert(0, new JsonObject { ["role"] = "system", ["content"] = context.SystemPrompt });
+        if (body["model"] is null) body["model"] = llm.Value.Model;
+        var stream = body["stream"] is JsonValue s && s.TryGetValue<bool>(out var on) && on;
+        http.Response.Headers[MemoryIdsHeader] = string.Join(",", context?.Items.Select(i => i.Memory.Id) ?? []);
+
+        // 3. send it on; errors before the first byte are problems, after it an OpenAI-style error event
+        RawChatResponse raw;
+        try
+        {
+            raw = await model.SendRawAsync(BinaryData.FromString(body.ToJsonString()), stream, ct);
+        }
+        catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+        {
+            http.Response.Headers.Remove(MemoryIdsHeader);
+            return TypedResults.Problem(ChatApi.ModelProblem(ex));
+        }
+        using (raw)
+        {
+            if (!stream) return TypedResults.Content(raw.Content.ToString(), "application/json", Encoding.UTF8);
+
+            http.Response.ContentType = "text/event-stream";
+            http.Response.Headers.CacheControl = "no-cache";
+            http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+            try
+            {
+                await foreach (var line in raw.ReadLinesAsync())
+                {
+                    await http.Response.WriteAsync(line + "\n", ct);
+                    if (line.Length == 0) await http.Response.Body.FlushAsync(ct);
+                }
+            }
+            catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+            {
+                logger.LogWarning("The model failed mid-stream: {Message}", ex.Message);
+                var error = new JsonObject { ["error"] = new JsonObject { ["message"] = ex.Message, ["type"] = "upstream_error" } };
+                await http.Response.WriteAsync($"\ndata: {error.ToJsonString()}\n\n", ct);
+            }
+            await http.Response.Body.FlushAsync(ct);
+            return TypedResults.Empty;
+        }
+    }
+
+    /// <summary>The turns as text (string content or an array of text parts), for the context query.</summary>
+    private static List<(string Role, string Content)> Turns(JsonNode? messages, Dictionary<string, string[]> errors)
+    {
+        var turns = new List<(string, string)>();
+        if (messages is not JsonArray array || array.Count == 0)
+        {
+            MemoryValidation.Add(errors, "messages", "Give a non-empty array of messages.");
+            return turns;
+        }
+        for (var i = 0; i < array.Count; i++)
+        {
+            if (array[i] is not JsonObject m || m["role"] is not JsonValue r || !r.TryGetValue<string>(out var role))
+            {
+                MemoryValidation.Add(errors, $"messages[{i}]", "Each message is an object with a 'role'.");
+                continue;
+            }
+            var content = m["content"] switch
+            {
+                JsonValue v when v.TryGetValue<string>(out var text) => text,
+                JsonArray parts => string.Join(" ", parts.OfType<JsonObject>().Select(p => p["text"] is JsonValue t && t.TryGetValue<string>(out var x) ? x : null)
+                    .Where(x => x is not null)),
+                _ => "",
+            };
+            turns.Add((role, content));
+        }
+        return turns;
+    }
+}

@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using MemoryService.Data;
+using MemoryService.Memories;
+using MemoryService.Retrieval;
+using MemoryService.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace MemoryService.Context;
+
+/// <summary>What to build: whose context, for what query, within what budget, in which shape.</summary>
+public sealed record ContextSpec(
+    Owner Owner,
+    string? Query,
+    int TokenBudget,
+    IReadOnlySet<ContextSection> Sections,
+    ContextFormat Format,
+    ContextTemplate Template);
+
+/// <summary>One memory placed in the prompt, and what it was worth when the budget forced a choice.</summary>
+public sealed record ContextItem(ContextSection Section, Memory Memory, double Score, string? Date, string Line)
+{
+    public double Value => ContextSections.Weight(Section) + Score;
+}
+
+/// <summary>The system prompt and the items it holds, section by section, in rendering order.</summary>
+public sealed record BuiltContext(string SystemPrompt, int TokenCount, IReadOnlyList<ContextItem> Items);
+
+/// <summary>
+/// Assembles a user's system prompt: gathers each section's candidates, then keeps the most valuable whole items
+/// that fit the token budget, measured on the rendered prompt itself.
+/// </summary>
+public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, ITokenCounter tokens, TimeProvider clock)
+{
+    public const int MaxPreferences = 50;
+    public const int MaxRelevant = 20;
+    public const int MaxKnowledge = 5;
+    public const int MaxEvents = 10;
+
+    /// <summary>The template a tenant stored, or the built-in default.</summary>
+    public async Task<ContextTemplate> TenantTemplateAsync(Guid tenantId, CancellationToken ct)
+    {
+        var stored = await db.Set<Tenant>().AsNoTracking().Where(t => t.Id == tenantId).Select(t => t.ContextTemplate).FirstOrDefaultAsync(ct);
+        return stored is null ? ContextTemplate.DefaultTemplate : ContextTemplate.Parse(stored, out _) ?? ContextTemplate.DefaultTemplate;
+    }
+
+    /// <summary>The wrapper's own cost: the template with every section empty.</summary>
+    public int MinimumTokens(ContextTemplate template) => tokens.CountTokens(template.Render(new Dictionary<ContextSection, string>()));
+
+    /// <summary>The context, or null when even the empty wrapper exceeds the budget.</summary>
+    public async Task<BuiltContext?> BuildAsync(ContextSpec spec, CancellationToken ct)
+    {
+        // 0. the wrapper alone must fit, or there is nothing to build
+        var empty = spec.Template.Render(new Dictionary<ContextSection, string>());
+        var wrapperTokens = tokens.CountTokens(empty);
+        if (wrapperTokens > spec.TokenBudget) return null;
+
+        // 1. gather candidates, section by section
+        var candidates = await GatherAsync(spec, ct);
+
+        // 2. keep the most valuable whole items whose estimated cost still fits
+        var headerCost = spec.Sections.ToDictionary(s => s, s => tokens.CountTokens(Wrap(s, "", spec.Format)));
+        var kept = new List<ContextItem>();
+        var open = new HashSet<ContextSection>();
+        var used = wrapperTokens;
+        foreach (var item in candidates.OrderByDescending(c => c.Value))
+        {
+            var cost = tokens.CountTokens(item.Line) + 1 + (open.Contains(item.Section) ? 0 : headerCost[item.Section]);
+            if (used + cost > spec.TokenBudget) continue;
+            used += cost;
+            open.Add(item.Section);
+            kept.Add(item);
+        }
+
+        // 3. measure the real prompt; token boundaries make costs not quite additive, so drop the least valuable until it fits
+        while (true)
+        {
+            var prompt = Render(spec, kept);
+            var count = tokens.CountTokens(prompt);
+            if (count <= spec.TokenBudget || kept.Count == 0)
+                return new BuiltContext(prompt, count, InRenderOrder(kept));
+            kept.Remove(kept.MinBy(k => k.Value)!);
+        }
+    }
+
+    private async Task<List<ContextItem>> GatherAsync(ContextSpec spec, CancellationToken ct)
+    {
+        var owner = spec.Owner;
+        var now = clock.GetUtcNow();
+        var items = new List<ContextItem>();
+        var taken = new HashSet<Guid>();
+        var hasQuery = !string.IsNullOrWhiteSpace(spec.Query);
+
+        // Preferences: current ones only, by importance, whatever the query.
+        if (spec.Sections.Contains(ContextSection.Preferences))
+        {
+            var preferences = await Current(owner, now).Where(m => m.Kind == MemoryKind.Preference)
+                .OrderByDescending(m => m.Importance).ThenByDescending(m => m.ObservedAt).Take(MaxPreferences).ToListAsync(ct);
+            foreach (var m in preferences)
+            {
+                items.Add(Item(ContextSection.Preferences, m, m.Importance, spec.Format));
+                taken.Add(m.Id);
+            }
+        }
+
+        // Relevant memories: ranked by the search pipeline, without what preferences already hold.
+        if (hasQuery && spec.Sections.Contains(ContextSection.Memories))
+        {
+            var hits = await search.SearchAsync(owner, new SearchQuery(spec.Query!, MaxRelevant + taken.Count, IncludeKnowledge: false), ct);
+            foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)).Take(MaxRelevant))
+                items.Add(Item(ContextSection.Memories, hit.Memory, hit.Score, spec.Format));
+        }
+
+        if (hasQuery && spec.Sections.Contains(ContextSection.Knowledge))
+        {
+            var hits = await search.SearchAsync(owner with { UserId = null }, new SearchQuery(spec.Query!, MaxKnowledge), ct);
+            foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)))
+                items.Add(Item(ContextSection.Knowledge, hit.Memory, hit.Score, spec.Format));
+        }
+
+        // Recent events: newest first; the score falls with rank so newer events outlast older ones.
+        if (spec.Sections.Contains(ContextSection.Events))
+        {
+            var events = await Current(owner, now).Where(m => m.Kind == MemoryKind.Event)
+                .OrderByDescending(m => m.ObservedAt).ThenByDescending(m => m.Id).Take(MaxEvents + taken.Count).ToListAsync(ct);
+            var rank = 0;
+            foreach (var m in events.Where(e => taken.Add(e.Id)).Take(MaxEvents))
+                items.Add(Item(ContextSection.Events, m, 1 - (double)rank++ / MaxEvents, spec.Format));
+        }
+        return items;
+    }
+
+    private IQueryable<Memory> Current(Owner owner, DateTimeOffset now) =>
+        db.Set<Memory>().AsNoTracking().Where(m => m.TenantId == owner.TenantId && m.UserId == owner.UserId
+            && m.ValidTo == null && (m.ExpiresAt == null || m.ExpiresAt > now));
+
+    private static ContextItem Item(ContextSection section, Memory m, double score, ContextFormat format)
+    {
+        var date = DateOf(m);
+        var content = m.Content.ReplaceLineEndings(" ").Trim();
+        var line = format == ContextFormat.Json
+            ? JsonSerializer.Serialize(new JsonItem(content, date), JsonItemOptions)
+            : date is null ? $"- {content}" : $"- {content} ({date})";
+        return new ContextItem(section, m, score, date, line);
+    }
+
+    /// <summary>Events happened on a day; preferences and facts have held since a month. Knowledge is timeless.</summary>
+    public static string? DateOf(Memory m) => m.Kind switch
+    {
+        MemoryKind.Event => "on " + m.ObservedAt.UtcDateTime.ToString("d MMMM yyyy", CultureInfo.InvariantCulture),
+        MemoryKind.Preference or MemoryKind.Fact => "since " + m.ObservedAt.UtcDateTime.ToString("MMMM yyyy", CultureInfo.InvariantCulture),
+        _ => null,
+    };
+
+    private static List<ContextItem> InRenderOrder(IEnumerable<ContextItem> kept) =>
+        kept.OrderBy(k => k.Section).ThenBy(k => k.Section == ContextSection.Events ? 0 : -k.Score)
+            .ThenByDescending(k => k.Memory.ObservedAt).ThenBy(k => k.Memory.Id).ToList();
+
+    private static string Render(ContextSpec spec, List<ContextItem> kept)
+    {
+        var sections = new Dictionary<ContextSection, string>();
+        foreach (var group in InRenderOrder(kept).GroupBy(k => k.Section))
+        {
+            var separator = spec.Format == ContextFormat.Json ? ",\n" : "\n";
+            sections[group.Key] = Wrap(group.Key, string.Join(separator, group.Select(k => k.Line)), spec.Format);
+        }
+        return spec.Template.Render(sections);
+    }
+
+    private static string Wrap(ContextSection section, string body, ContextFormat format) => format switch
+    {
+        ContextFormat.Markdown => $"## {ContextSections.Heading(section)}\n{body}\n\n",
+        ContextFormat.Json => $"{{\"{ContextSections.Name(section)}\": [\n{body}\n]}}\n\n",
+        _ => $"{ContextSections.Heading(section)}:\n{body}\n\n",
+    };
+
+    internal sealed record JsonItem(string Content, string? Date);
+
+    // Memories are in any language: keep them readable (and cheap in tokens) rather than \u-escaped.
+    private static readonly JsonSerializerOptions JsonItemOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>The query for a conversation: the latest user turn, then a little of the turns before it.</summary>
+    public static string? QueryFrom(IReadOnlyList<(string Role, string Content)> turns, int maxChars = 1000)
+    {
+        var last = -1;
+        for (var i = turns.Count - 1; i >= 0; i--)
+            if (turns[i].Role == "user" && !string.IsNullOrWhiteSpace(turns[i].Content)) { last = i; break; }
+        if (last < 0) return null;
+        var sb = new StringBuilder(turns[last].Content.Trim());
+        for (var i = last - 1; i >= Math.Max(0, last - 2) && sb.Length < maxChars; i--)
+            if (turns[i].Role is "user" or "assistant") sb.Append('\n').Append(turns[i].Content.Trim());
+        return sb.Length > maxChars ? sb.ToString(0, maxChars) : sb.ToString();
+    }
+}
+

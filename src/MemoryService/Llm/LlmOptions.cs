@@ -1,0 +1,70 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace MemoryService.Llm;
+
+/// <summary>Configuration section "Llm": the chat model behind /chat and the OpenAI-compatible proxy.</summary>
+public sealed class LlmOptions : IValidatableObject
+{
+    public const string SectionName = "Llm";
+
+    /// <summary>"none" (default: no model, chat answers 503) or "openai" (any OpenAI-compatible /v1/chat/completions server).</summary>
+    [Required]
+    public string Provider { get; set; } = LlmProviders.None;
+
+    /// <summary>Base URL including "/v1", e.g. https://api.openai.com/v1 or http://localhost:11434/v1 for Ollama.</summary>
+    public Uri? BaseUrl { get; set; }
+
+    /// <summary>Default model; a request may name another.</summary>
+    public string? Model { get; set; }
+
+    /// <summary>API key; local servers usually accept any value, so it may be left empty.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// How long to wait for the model: for the whole reply, or when streaming for the first chunk and
+    /// between chunks. Exceeding it is a 504.
+    /// </summary>
+    [Range(1, 3600)]
+    public int TimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Retries by the SDK on 429, 5xx and connection failures, inside the timeout.</summary>
+    [Range(0, 10)]
+    public int MaxRetries { get; set; } = 2;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!LlmProviders.All.Contains(Provider, StringComparer.OrdinalIgnoreCase))
+            yield return new ValidationResult(
+                $"Unknown LLM provider '{Provider}'. Set Llm:Provider to one of: {string.Join(", ", LlmProviders.All)}.", [nameof(Provider)]);
+        if (string.Equals(Provider, LlmProviders.OpenAi, StringComparison.OrdinalIgnoreCase))
+        {
+            if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
+                yield return new ValidationResult("Llm:BaseUrl must be an absolute URL when Llm:Provider is 'openai'.", [nameof(BaseUrl)]);
+            if (string.IsNullOrWhiteSpace(Model))
+                yield return new ValidationResult("Llm:Model is required when Llm:Provider is 'openai'.", [nameof(Model)]);
+        }
+    }
+}
+
+/// <summary>Names accepted in <see cref="LlmOptions.Provider"/>.</summary>
+public static class LlmProviders
+{
+    public const string None = "none";
+    public const string OpenAi = "openai";
+    public static readonly IReadOnlyList<string> All = [None, OpenAi];
+
+    /// <summary>The 503 detail when no model is configured.</summary>
+    public const string NotConfigured =
+        "No chat model is configured. Set Llm:Provider=openai, Llm:BaseUrl (e.g. http://localhost:11434/v1 for Ollama or " +
+        "https://api.openai.com/v1) and Llm:Model (plus Llm:ApiKey for hosted APIs), then restart.";
+}
+
+/// <summary>The model could not be reached or answered with an error: a 502.</summary>
+public sealed class ModelFailedException(string message, int? upstreamStatus = null, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The model server's HTTP status, when it answered at all.</summary>
+    public int? UpstreamStatus { get; } = upstreamStatus;
+}
+
+/// <summary>The model did not answer within Llm:TimeoutSeconds: a 504.</summary>
+public sealed class ModelTimeoutException(string message) : Exception(message);

@@ -51,7 +51,10 @@ public static class LoadBenchmark
     }
 
     public sealed record Stats(string Workload, int Concurrency, long Requests, long Errors, double Seconds, double Throughput,
-        double P50, double P95, double P99, double Max, double? PeakRssMib, Dictionary<string, OpStats> PerOperation);
+        double P50, double P95, double P99, double Max, double? PeakRssMib, CpuPerRequest? CpuMsPerRequest, Dictionary<string, OpStats> PerOperation);
+
+    /// <summary>CPU milliseconds spent per request by the service, its PostgreSQL server and this load generator.</summary>
+    public sealed record CpuPerRequest(double Service, double Postgres, double Client);
 
     public sealed record OpStats(long Requests, long Errors, double P50, double P95, double P99, double Max);
 
@@ -81,8 +84,9 @@ public static class LoadBenchmark
         object? database = null;
         if (pg is not null)
         {
-            // Steady state: what autovacuum would have done after the bulk load (statistics, visibility map).
-            await ExecAsync(pg, "VACUUM (ANALYZE) memories; VACUUM (ANALYZE) memory_history");
+            // Steady state: what autovacuum would have done after the bulk load (statistics, visibility map),
+            // and the bulk load's dirty pages written out, so no checkpoint competes with the first cell.
+            await ExecAsync(pg, "VACUUM (ANALYZE) memories; VACUUM (ANALYZE) memory_history; CHECKPOINT");
             database = await DatabaseSizeAsync(pg);
             Console.WriteLine("database: " + JsonSerializer.Serialize(database));
         }
@@ -99,7 +103,7 @@ public static class LoadBenchmark
             if (workload == "context" && !hasContext) continue;
             foreach (var c in o.Concurrency)
             {
-                var s = await RunCellAsync(http, o, workload, c, hasContext, rss);
+                var s = await RunCellAsync(host, http, o, workload, c, hasContext, rss);
                 results.Add(s);
                 Console.WriteLine($"{workload,-8} c={c,-3} {s.Throughput,8:0.0} req/s  p50 {s.P50,7:0.00}  p95 {s.P95,7:0.00}  p99 {s.P99,7:0.00}  " +
                     $"max {s.Max,8:0.0} ms  errors {s.Errors}  rss {s.PeakRssMib:0} MiB");
@@ -184,7 +188,7 @@ public static class LoadBenchmark
         return response.StatusCode is not (HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed);
     }
 
-    private static async Task<Stats> RunCellAsync(HttpClient http, Options o, string workload, int concurrency, bool hasContext, RssSampler rss)
+    private static async Task<Stats> RunCellAsync(ServiceHost host, HttpClient http, Options o, string workload, int concurrency, bool hasContext, RssSampler rss)
     {
         var ops = new[] { "search", "context", "write" };
         // Closed loop: each worker sends its next request when the previous answered.
@@ -230,10 +234,12 @@ public static class LoadBenchmark
 
         if (o.Warmup > 0) await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => Worker(-1 - i, TimeSpan.FromSeconds(o.Warmup), default)));
         rss.ResetPhase();
+        var cpuBefore = CpuSnapshot.Take(host);
         var clock = Stopwatch.StartNew();
         var all = (await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => Task.Run(() => Worker(i, TimeSpan.FromSeconds(o.Seconds), default)))))
             .SelectMany(s => s).ToList();
         var seconds = clock.Elapsed.TotalSeconds;
+        var cpu = CpuSnapshot.Take(host).PerRequestSince(cpuBefore, all.Count);
         var (p50, p95, p99, max) = Percentiles(all.Select(s => s.Ms));
         var perOp = all.GroupBy(s => s.Op).ToDictionary(g => ops[g.Key], g =>
         {
@@ -426,10 +432,10 @@ public static class LoadBenchmark
         md.AppendLine(Inv, $"Service peak RSS over the whole run: {peakRss:0} MiB");
         if (!hasContext) md.AppendLine("\nThe context endpoint is not in this build: no context workload; mixed is 70/30 search/write.");
         md.AppendLine();
-        md.AppendLine("| workload | concurrency | requests | throughput (req/s) | p50 ms | p95 ms | p99 ms | max ms | errors | peak RSS MiB |");
-        md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        md.AppendLine("| workload | concurrency | requests | throughput (req/s) | p50 ms | p95 ms | p99 ms | max ms | errors | peak RSS MiB | CPU ms/request: service / PostgreSQL / load generator |");
+        md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
-            md.AppendLine(Inv, $"| {r.Workload} | {r.Concurrency} | {r.Requests} | {r.Throughput:0.0} | {r.P50:0.00} | {r.P95:0.00} | {r.P99:0.00} | {r.Max:0.0} | {r.Errors} | {r.PeakRssMib:0} |");
+            md.AppendLine(Inv, $"| {r.Workload} | {r.Concurrency} | {r.Requests} | {r.Throughput:0.0} | {r.P50:0.00} | {r.P95:0.00} | {r.P99:0.00} | {r.Max:0.0} | {r.Errors} | {r.PeakRssMib:0} | {r.CpuMsPerRequest?.Service:0.00} / {r.CpuMsPerRequest?.Postgres:0.00} / {r.CpuMsPerRequest?.Client:0.00} |");
         var mixed = results.Where(r => r.Workload == "mixed").ToList();
         if (mixed.Count > 0)
         {
@@ -466,6 +472,51 @@ public static class LoadBenchmark
         var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         ApiConventions.Configure(o);
         return o;
+    }
+
+    /// <summary>
+    /// Cumulative CPU time (utime + stime) of the service, of its PostgreSQL server (the postmaster named in
+    /// the data directory and its children: backends are pooled, so they live through a cell) and of this process.
+    /// </summary>
+    private sealed record CpuSnapshot(double Service, double Postgres, double Client)
+    {
+        public static CpuSnapshot Take(ServiceHost host)
+        {
+            var service = host.ProcessId is { } pid ? Ticks(pid) : 0;
+            double postgres = 0;
+            if (host.DataDirectory is { } dir && File.Exists(Path.Combine(dir, "pgdata/postmaster.pid"))
+                && int.TryParse(File.ReadLines(Path.Combine(dir, "pgdata/postmaster.pid")).First(), out var postmaster))
+            {
+                postgres = Ticks(postmaster);
+                foreach (var d in Directory.EnumerateDirectories("/proc"))
+                    if (int.TryParse(Path.GetFileName(d), out var child) && ParentOf(child) == postmaster) postgres += Ticks(child);
+            }
+            return new CpuSnapshot(service, postgres, Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds);
+        }
+
+        public CpuPerRequest? PerRequestSince(CpuSnapshot before, long requests) => requests == 0 ? null : new(
+            Math.Round((Service - before.Service) / requests, 3), Math.Round((Postgres - before.Postgres) / requests, 3),
+            Math.Round((Client - before.Client) / requests, 3));
+
+        // /proc/<pid>/stat: fields after the ")" of the command name; utime and stime are the 14th and 15th, in clock ticks (100/s).
+        private static double Ticks(int pid)
+        {
+            var f = Fields(pid);
+            return f is null ? 0 : (double.Parse(f[11], Inv) + double.Parse(f[12], Inv)) * 10;
+        }
+
+        private static int ParentOf(int pid) => Fields(pid) is { } f ? int.Parse(f[1], Inv) : -1;
+
+        private static string[]? Fields(int pid)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            }
+            catch (IOException) { return null; }
+            catch (UnauthorizedAccessException) { return null; }
+        }
     }
 
     /// <summary>Samples the service's VmRSS every 250 ms: the peak of the whole run and of the current phase.</summary>

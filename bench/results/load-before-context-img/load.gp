@@ -1,0 +1,21 @@
+set terminal pngcairo size 840,380 font ",10"
+set output '/work/wt-load/bench/results/load-before-context-img/load-latency.png'
+set multiplot layout 1,2 title "Latency percentiles vs concurrency (ms, log scale)"
+set logscale x 2
+set logscale y
+set grid
+set key top left
+set xlabel "concurrency"
+set title "context"
+plot '/work/wt-load/bench/results/load-before-context-img/load-context.dat' using 1:2 with linespoints title "p50", '' using 1:3 with linespoints title "p95", '' using 1:4 with linespoints title "p99"
+set title "mixed"
+plot '/work/wt-load/bench/results/load-before-context-img/load-mixed.dat' using 1:2 with linespoints title "p50", '' using 1:3 with linespoints title "p95", '' using 1:4 with linespoints title "p99"
+unset multiplot
+set terminal pngcairo size 640,400 font ",10"
+set output '/work/wt-load/bench/results/load-before-context-img/load-throughput.png'
+set title "Throughput vs concurrency (requests/s)"
+unset logscale y
+set logscale x 2
+set key top left
+set yrange [0:*]
+plot '/work/wt-load/bench/results/load-before-context-img/load-context.dat' using 1:5 with linespoints title "context", '/work/wt-load/bench/results/load-before-context-img/load-mixed.dat' using 1:5 with linespoints title "mixed"

@@ -247,7 +247,7 @@ public static class LoadBenchmark
             return new OpStats(g.Count(), g.Count(s => !s.Ok), a, b, c, d);
         });
         return new Stats(workload, concurrency, all.Count, all.Count(s => !s.Ok), Math.Round(seconds, 2), Math.Round(all.Count / seconds, 1),
-            p50, p95, p99, max, rss.PhasePeakMiB, perOp);
+            p50, p95, p99, max, rss.PhasePeakMiB, cpu, perOp);
     }
 
     private static (double P50, double P95, double P99, double Max) Percentiles(IEnumerable<double> values)
@@ -367,11 +367,13 @@ public static class LoadBenchmark
         try
         {
             Directory.CreateDirectory(dir);
+            // Only the PNGs go to the image folder (docs/img for the reference run); data and script to a scratch folder.
+            var work = Directory.CreateTempSubdirectory("load-charts-").FullName;
             var script = new StringBuilder();
             var workloads = results.Select(r => r.Workload).Distinct().ToList();
             foreach (var w in workloads)
             {
-                var dat = Path.Combine(dir, $"load-{w}.dat");
+                var dat = Path.Combine(work, $"load-{w}.dat");
                 File.WriteAllLines(dat, results.Where(r => r.Workload == w).OrderBy(r => r.Concurrency)
                     .Select(r => string.Join(' ', new[] { r.Concurrency, r.P50, r.P95, r.P99, r.Throughput }.Select(x => x.ToString(Inv)))));
             }
@@ -389,7 +391,7 @@ public static class LoadBenchmark
             foreach (var w in workloads)
                 script.AppendLine(CultureInfo.InvariantCulture, $"""
                     set title "{w}"
-                    plot '{Path.Combine(dir, $"load-{w}.dat")}' using 1:2 with linespoints title "p50", '' using 1:3 with linespoints title "p95", '' using 1:4 with linespoints title "p99"
+                    plot '{Path.Combine(work, $"load-{w}.dat")}' using 1:2 with linespoints title "p50", '' using 1:3 with linespoints title "p95", '' using 1:4 with linespoints title "p99"
                     """);
             script.AppendLine("unset multiplot");
             var throughput = Path.Combine(dir, "load-throughput.png");
@@ -401,9 +403,9 @@ public static class LoadBenchmark
                 set logscale x 2
                 set key top left
                 set yrange [0:*]
-                plot {string.Join(", ", workloads.Select(w => $"'{Path.Combine(dir, $"load-{w}.dat")}' using 1:5 with linespoints title \"{w}\""))}
+                plot {string.Join(", ", workloads.Select(w => $"'{Path.Combine(work, $"load-{w}.dat")}' using 1:5 with linespoints title \"{w}\""))}
                 """);
-            var gp = Path.Combine(dir, "load.gp");
+            var gp = Path.Combine(work, "load.gp");
             File.WriteAllText(gp, script.ToString());
             using var p = Process.Start(new ProcessStartInfo("gnuplot", [gp]) { RedirectStandardError = true })!;
             var err = p.StandardError.ReadToEnd();

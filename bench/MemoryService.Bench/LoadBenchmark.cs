@@ -480,25 +480,30 @@ public static class LoadBenchmark
     /// Cumulative CPU time (utime + stime) of the service, of its PostgreSQL server (the postmaster named in
     /// the data directory and its children: backends are pooled, so they live through a cell) and of this process.
     /// </summary>
-    private sealed record CpuSnapshot(double Service, double Postgres, double Client)
+    private sealed record CpuSnapshot(double Service, Dictionary<int, double> Postgres, double Client)
     {
         public static CpuSnapshot Take(ServiceHost host)
         {
             var service = host.ProcessId is { } pid ? Ticks(pid) : 0;
-            double postgres = 0;
+            var postgres = new Dictionary<int, double>();
             if (host.DataDirectory is { } dir && File.Exists(Path.Combine(dir, "pgdata/postmaster.pid"))
                 && int.TryParse(File.ReadLines(Path.Combine(dir, "pgdata/postmaster.pid")).First(), out var postmaster))
             {
-                postgres = Ticks(postmaster);
+                postgres[postmaster] = Ticks(postmaster);
                 foreach (var d in Directory.EnumerateDirectories("/proc"))
-                    if (int.TryParse(Path.GetFileName(d), out var child) && ParentOf(child) == postmaster) postgres += Ticks(child);
+                    if (int.TryParse(Path.GetFileName(d), out var child) && ParentOf(child) == postmaster) postgres[child] = Ticks(child);
             }
             return new CpuSnapshot(service, postgres, Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds);
         }
 
-        public CpuPerRequest? PerRequestSince(CpuSnapshot before, long requests) => requests == 0 ? null : new(
-            Math.Round((Service - before.Service) / requests, 3), Math.Round((Postgres - before.Postgres) / requests, 3),
-            Math.Round((Client - before.Client) / requests, 3));
+        /// <summary>Per process, so a backend or autovacuum worker that exits during the cell cannot make the sum go down.</summary>
+        public CpuPerRequest? PerRequestSince(CpuSnapshot before, long requests)
+        {
+            if (requests == 0) return null;
+            var postgres = Postgres.Sum(p => p.Value - before.Postgres.GetValueOrDefault(p.Key));
+            return new(Math.Round((Service - before.Service) / requests, 3), Math.Round(postgres / requests, 3),
+                Math.Round((Client - before.Client) / requests, 3));
+        }
 
         // /proc/<pid>/stat: fields after the ")" of the command name; utime and stime are the 14th and 15th, in clock ticks (100/s).
         private static double Ticks(int pid)

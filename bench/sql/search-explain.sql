@@ -14,19 +14,19 @@ WITH cand AS MATERIALIZED (
     WHERE m.tenant_id = $1
       AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
       AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7)
-), lex AS (
+), lex AS MATERIALIZED (
     SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
+), hits AS MATERIALIZED (
+    SELECT c.id, c.len, l.w FROM cand c JOIN lex l ON c.search_text @@ l.tq
 ), stats AS (
     SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
 ), idf AS (
-    SELECT l.tq, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-    FROM lex l CROSS JOIN stats s
-    CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.search_text @@ l.tq) d
-    WHERE d.df > 0
+    SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+    FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
 ), kw AS (
-    SELECT c.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
-    FROM cand c JOIN idf i ON c.search_text @@ i.tq CROSS JOIN stats s
-    GROUP BY c.id, c.len, s.avglen
+    SELECT h.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * h.len / s.avglen)) AS kw
+    FROM hits h JOIN idf i ON i.w = h.w CROSS JOIN stats s
+    GROUP BY h.id, h.len, s.avglen
 ), picked AS (
     (SELECT id FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC LIMIT $8)
     UNION

@@ -10,6 +10,7 @@ return name switch
     "quality" => QualityBenchmark.Run(rest),
     "extraction" => ExtractionBenchmark.Run(rest),
     "context" => ContextBenchmark.Run(rest),
+    "load" => LoadBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -27,5 +28,11 @@ static int Help()
     Console.WriteLine("              [--iterations N]");
     Console.WriteLine("  context     context build latency over HTTP for a user with 1,000 memories: p50/p95/p99");
     Console.WriteLine("              [--requests 1000] [--warmup 100] [--budget 800] [--url URL --key KEY]");
+    Console.WriteLine("  load        seeds users x memories over HTTP (ingest rate, database bytes per memory), then search, context,");
+    Console.WriteLine("              single writes and a 70/20/10 mix at each concurrency: p50/p95/p99/max, req/s, errors, peak RSS");
+    Console.WriteLine("              [--users 1000] [--memories-per-user 1000] [--seconds 20] [--concurrency 1,8,32]");
+    Console.WriteLine("              [--workloads search,context,write,mixed] [--in-flight 4] [--out bench/results/load-<time>.json]");
+    Console.WriteLine("              [--report PATH.md] [--img-dir DIR] [--data-dir DIR --keep-data] (a kept, seeded data dir is reused)");
+    Console.WriteLine("              [--url URL --key KEY [--pg CONNECTION-STRING]]");
     return 2;
 }

@@ -19,6 +19,9 @@ public sealed class ServiceHost : IAsyncDisposable
     public required string ApiKey { get; init; }
     public int? ProcessId => _process?.Id;
 
+    /// <summary>The data directory of a service started here (its PostgreSQL socket is in <c>run/</c>); null for --url.</summary>
+    public string? DataDirectory => _dataDir;
+
     public HttpClient CreateClient(int maxConnections = 64)
     {
         var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = maxConnections, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })

@@ -36,11 +36,15 @@ public static class LoggingExtensions
             }
             finally
             {
-                var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
                 var status = context.Response.StatusCode;
-                logger.Log(status >= 500 ? LogLevel.Error : LogLevel.Information,
-                    "HTTP {Method} {Route} responded {StatusCode} in {ElapsedMs:0.0} ms",
-                    context.Request.Method, route, status, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                var level = status >= 500 ? LogLevel.Error : LogLevel.Information;
+                // Checked first: the params array and boxed values are allocated even when the level is off.
+                if (logger.IsEnabled(level))
+                {
+                    var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
+                    logger.Log(level, "HTTP {Method} {Route} responded {StatusCode} in {ElapsedMs:0.0} ms",
+                        context.Request.Method, route, status, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
             }
         });
     }

@@ -168,6 +168,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         // an exact scan whatever the table size. BM25 with tf = 1 (memories are short): idf from this
         // owner's rows, length normalised by distinct lexemes; the query's lexemes are ORed, then expanded
         // once with the best matches' words (pseudo-relevance feedback, RM3-style, at a lower weight).
+        // Each (row, lexeme) match is found once (hits) and feeds both df and the score.
         cmd.CommandText = $"""
             WITH cand AS MATERIALIZED (
                 SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.importance, m.access_count, m.created_at,
@@ -179,17 +180,17 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                   AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}
             ), stats AS (
                 SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
-            ), qlex AS (
-                SELECT DISTINCT w FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
-            ), q AS (
-                SELECT quote_literal(l.w)::tsquery AS tq, ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-                FROM qlex l CROSS JOIN stats s
-                CROSS JOIN LATERAL (SELECT count(*) AS df FROM cand c WHERE c.search_text @@ quote_literal(l.w)::tsquery) d
-                WHERE d.df > 0
+            ), qlex AS MATERIALIZED (
+                SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
+            ), hits AS MATERIALIZED (
+                SELECT c.id, c.len, l.w FROM cand c JOIN qlex l ON c.search_text @@ l.tq
+            ), idf AS (
+                SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+                FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
             ), kw1 AS (
-                SELECT c.id, sum(q.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
-                FROM cand c JOIN q ON c.search_text @@ q.tq CROSS JOIN stats s
-                GROUP BY c.id, c.len, s.avglen
+                SELECT h.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * h.len / s.avglen)) AS kw
+                FROM hits h JOIN idf i ON i.w = h.w CROSS JOIN stats s
+                GROUP BY h.id, h.len, s.avglen
             ), fb AS (
                 -- pseudo-relevance feedback: words of the best keyword matches, weighted by how many share them and by idf
                 SELECT u.w, count(*) AS tf
@@ -200,16 +201,17 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
             ), fbdf AS (
                 SELECT u.lexeme AS w, count(*) AS df FROM cand c CROSS JOIN LATERAL unnest(c.search_text) AS u
                 WHERE u.lexeme IN (SELECT w FROM fb) GROUP BY u.lexeme
-            ), expansion AS (
+            ), expansion AS MATERIALIZED (
                 SELECT quote_literal(fb.w)::tsquery AS tq, $12 * ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
                 FROM fb JOIN fbdf d USING (w) CROSS JOIN stats s
                 ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $13
-            ), terms AS (
-                SELECT tq, idf FROM q UNION ALL SELECT tq, idf FROM expansion
             ), kw AS (
-                SELECT c.id, sum(t.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * c.len / s.avglen)) AS kw
-                FROM cand c JOIN terms t ON c.search_text @@ t.tq CROSS JOIN stats s
-                GROUP BY c.id, c.len, s.avglen
+                SELECT x.id, sum(x.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * x.len / s.avglen)) AS kw
+                FROM (SELECT h.id, h.len, i.idf FROM hits h JOIN idf i ON i.w = h.w
+                      UNION ALL
+                      SELECT c.id, c.len, e.idf FROM cand c JOIN expansion e ON c.search_text @@ e.tq) x
+                CROSS JOIN stats s
+                GROUP BY x.id, x.len, s.avglen
             ), picked AS (
                 (SELECT id FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC LIMIT $8)
                 UNION

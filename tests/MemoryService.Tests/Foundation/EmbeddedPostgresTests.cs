@@ -40,11 +40,13 @@ public sealed class EmbeddedPostgresTests : IDisposable
     }
 
     [Fact]
-    public void SecondServiceOnTheSameDataDirectoryFailsFast()
+    public async Task SecondServiceOnTheSameDataDirectoryFailsFastAndLeavesTheFirstRunning()
     {
         using var first = StartCluster();
         var ex = Assert.Throws<InvalidOperationException>(() => StartCluster());
         Assert.Contains("Another MemoryService process", ex.Message);
+        // the refused second start must not have stopped the first one's server
+        Assert.Equal(1, await Scalar(first, "SELECT 1"));
     }
 
     private static async Task Exec(EmbeddedPostgres pg, string sql)

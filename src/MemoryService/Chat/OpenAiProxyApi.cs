@@ -41,16 +41,8 @@ public static class OpenAiProxyApi
         ILogger<OpenAiChatClient> logger, CancellationToken ct)
     {
         // 1. parse loosely: OpenAI clients send many fields this service does not model, and all of them pass through
-        JsonObject? body;
-        try
-        {
-            body = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: ct) as JsonObject;
-        }
-        catch (JsonException ex)
-        {
-            return TypedResults.ValidationProblem(Problems.Field("body", "Not valid JSON: " + ex.Message.Split(" Path:")[0]));
-        }
-        if (body is null) return TypedResults.ValidationProblem(Problems.Field("body", "Send a JSON object."));
+        var (body, bodyErrors) = await JsonBodies.ReadObjectAsync(http.Request, ct);
+        if (body is null) return TypedResults.ValidationProblem(bodyErrors!);
 
         var errors = new Dictionary<string, string[]>();
         var userId = body["user"] is JsonValue u && u.TryGetValue<string>(out var fromBody) && fromBody.Length > 0

@@ -36,5 +36,25 @@ public static class Problems
     public static Dictionary<string, string[]> Field(string field, string message) => new() { [field] = [message] };
 }
 
+/// <summary>Bodies read as loose JSON objects (merge patches, OpenAI-compatible requests).</summary>
+public static class JsonBodies
+{
+    /// <summary>The body as a JSON object, or the field errors that say why it is not one.</summary>
+    public static async Task<(System.Text.Json.Nodes.JsonObject? Body, Dictionary<string, string[]>? Errors)> ReadObjectAsync(
+        HttpRequest request, CancellationToken ct)
+    {
+        try
+        {
+            return await System.Text.Json.Nodes.JsonNode.ParseAsync(request.Body, cancellationToken: ct) is System.Text.Json.Nodes.JsonObject body
+                ? (body, null)
+                : (null, Problems.Field("body", "Send a JSON object."));
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            return (null, Problems.Field("body", "Not valid JSON: " + ex.Message.Split(" Path:")[0]));
+        }
+    }
+}
+
 /// <summary>Every list endpoint answers with this shape.</summary>
 public sealed record ListResponse<T>(IReadOnlyList<T> Items, string? NextCursor);

@@ -186,7 +186,7 @@ internal static partial class Phrases
     public static int Count(string word) => word.ToLowerInvariant() switch
     {
         "" or "a" or "an" or "one" => 1,
-        "two" => 2,
+        "two" or "a couple of" => 2,
         "three" => 3,
         "four" => 4,
         "five" => 5,
@@ -195,6 +195,8 @@ internal static partial class Phrases
         "eight" => 8,
         "nine" => 9,
         "ten" => 10,
+        "eleven" => 11,
+        "twelve" => 12,
         var digits => int.TryParse(digits, out var n) ? n : 1,
     };
 

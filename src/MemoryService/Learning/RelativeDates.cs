@@ -147,22 +147,7 @@ internal static partial class RelativeDates
 
     private static int Int(Match m, string group) => int.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);
 
-    private static int CountOf(string word) => word.ToLowerInvariant() switch
-    {
-        "a" or "an" or "one" => 1,
-        "two" or "a couple of" => 2,
-        "three" => 3,
-        "four" => 4,
-        "five" => 5,
-        "six" => 6,
-        "seven" => 7,
-        "eight" => 8,
-        "nine" => 9,
-        "ten" => 10,
-        "eleven" => 11,
-        "twelve" => 12,
-        var digits => int.Parse(digits, CultureInfo.InvariantCulture),
-    };
+    private static int CountOf(string word) => Phrases.Count(word);
 
     private static int ParseMonth(string name) => name[..3].ToLowerInvariant() switch
     {

@@ -253,16 +253,8 @@ public static class MemoriesApi
         Owner owner, Guid id, Caller caller, MemoryStore store, MemoriesOptions options, HttpContext http, CancellationToken ct)
     {
         if (ParseIfMatch(http) is { Valid: false }) return Stale();
-        JsonObject? patch;
-        try
-        {
-            patch = await JsonNode.ParseAsync(http.Request.Body, cancellationToken: ct) as JsonObject;
-        }
-        catch (JsonException ex)
-        {
-            return TypedResults.ValidationProblem(Problems.Field("body", "Not valid JSON: " + ex.Message.Split(" Path:")[0]));
-        }
-        if (patch is null) return TypedResults.ValidationProblem(Problems.Field("body", "Send a JSON object."));
+        var (patch, bodyErrors) = await JsonBodies.ReadObjectAsync(http.Request, ct);
+        if (patch is null) return TypedResults.ValidationProblem(bodyErrors!);
         var errors = ValidatePatch(patch, options);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 

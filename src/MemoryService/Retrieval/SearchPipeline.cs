@@ -141,12 +141,11 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         p.AddWithValue(q.Query);                                                           // $5
         p.AddWithValue(vector);                                                            // $6
         p.AddWithValue(now);                                                               // $7
-        p.AddWithValue(o.CandidatesPerSignal);                                             // $8
-        p.AddWithValue(o.Bm25K1);                                                          // $9
-        p.AddWithValue(o.Bm25B);                                                           // $10
-        p.AddWithValue(o.FeedbackDocuments);                                               // $11
-        p.AddWithValue(o.FeedbackWeight);                                                  // $12
-        p.AddWithValue(o.FeedbackDocuments > 0 ? o.FeedbackTerms : 0);                     // $13
+        p.AddWithValue(o.Bm25K1);                                                          // $8
+        p.AddWithValue(o.Bm25B);                                                           // $9
+        p.AddWithValue(o.FeedbackDocuments);                                               // $10
+        p.AddWithValue(o.FeedbackWeight);                                                  // $11
+        p.AddWithValue(o.FeedbackDocuments > 0 ? o.FeedbackTerms : 0);                     // $12
 
         // Filters become extra predicates with their own parameters: never text from the request.
         var filters = new List<string>();
@@ -171,8 +170,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         // Each (row, lexeme) match is found once (hits) and feeds both df and the score.
         cmd.CommandText = $"""
             WITH cand AS MATERIALIZED (
-                SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.importance, m.access_count, m.created_at,
-                       row_number() OVER (ORDER BY m.observed_at, m.seq) AS pos,
+                SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.seq, m.importance, m.access_count, m.created_at,
                        CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
                 FROM memories m
                 WHERE m.tenant_id = $1
@@ -188,13 +186,13 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                 SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
                 FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
             ), kw1 AS (
-                SELECT h.id, sum(i.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * h.len / s.avglen)) AS kw
+                SELECT h.id, sum(i.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * h.len / s.avglen)) AS kw
                 FROM hits h JOIN idf i ON i.w = h.w CROSS JOIN stats s
                 GROUP BY h.id, h.len, s.avglen
             ), fb AS (
                 -- pseudo-relevance feedback: words of the best keyword matches, weighted by how many share them and by idf
                 SELECT u.w, count(*) AS tf
-                FROM (SELECT id FROM kw1 ORDER BY kw DESC, id LIMIT $11) t JOIN cand c USING (id)
+                FROM (SELECT id FROM kw1 ORDER BY kw DESC, id LIMIT $10) t JOIN cand c USING (id)
                 CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_text)) AS u(w)
                 WHERE u.w NOT IN (SELECT w FROM qlex)
                 GROUP BY u.w
@@ -202,30 +200,43 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                 SELECT u.lexeme AS w, count(*) AS df FROM cand c CROSS JOIN LATERAL unnest(c.search_text) AS u
                 WHERE u.lexeme IN (SELECT w FROM fb) GROUP BY u.lexeme
             ), expansion AS MATERIALIZED (
-                SELECT quote_literal(fb.w)::tsquery AS tq, $12 * ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
+                SELECT quote_literal(fb.w)::tsquery AS tq, $11 * ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
                 FROM fb JOIN fbdf d USING (w) CROSS JOIN stats s
-                ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $13
+                ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $12
             ), kw AS (
-                SELECT x.id, sum(x.idf) * ($9 + 1) / (1 + $9 * (1 - $10 + $10 * x.len / s.avglen)) AS kw
+                SELECT x.id, sum(x.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * x.len / s.avglen)) AS kw
                 FROM (SELECT h.id, h.len, i.idf FROM hits h JOIN idf i ON i.w = h.w
                       UNION ALL
                       SELECT c.id, c.len, e.idf FROM cand c JOIN expansion e ON c.search_text @@ e.tq) x
                 CROSS JOIN stats s
                 GROUP BY x.id, x.len, s.avglen
-            ), picked AS (
-                (SELECT id FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC LIMIT $8)
-                UNION
-                (SELECT id FROM kw ORDER BY kw DESC LIMIT $8)
             )
-            SELECT c.id, c.sim, coalesce(kw.kw, 0), c.observed_at, c.importance, c.access_count, c.created_at, c.pos
-            FROM picked JOIN cand c ON c.id = picked.id LEFT JOIN kw ON kw.id = c.id
+            -- No joins at the end: CTE row estimates are guesses, and a nested loop over them cost ~100 ms on a
+            -- freshly loaded table. Every candidate row and every keyword score go back as they are; the
+            -- service picks the top of each signal and numbers the recording order.
+            SELECT c.id, c.sim, NULL::float8 AS kw, c.observed_at, c.importance, c.access_count, c.created_at, c.seq FROM cand c
+            UNION ALL
+            SELECT kw.id, NULL, kw.kw, NULL, NULL, NULL, NULL, NULL FROM kw
             """;
-        var result = new List<Candidate>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-            result.Add(new Candidate(reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetDouble(2),
-                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFloat(4), reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6),
-                reader.GetInt64(7)));
-        return result;
+        var rows = new List<(Guid Id, double? Sim, DateTimeOffset ObservedAt, double Importance, int AccessCount, DateTimeOffset CreatedAt, long Seq)>();
+        var keyword = new Dictionary<Guid, double>();
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                if (!reader.IsDBNull(2)) keyword[reader.GetGuid(0)] = reader.GetDouble(2);
+                else rows.Add((reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetFieldValue<DateTimeOffset>(3),
+                    reader.GetFloat(4), reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetInt64(7)));
+            }
+        }
+
+        // the top of each signal, and every candidate's place in recording order (for the context signal)
+        var picked = rows.Where(r => r.Sim is not null).OrderByDescending(r => r.Sim).ThenBy(r => r.Id).Take(o.CandidatesPerSignal)
+            .Select(r => r.Id).ToHashSet();
+        picked.UnionWith(keyword.OrderByDescending(k => k.Value).ThenBy(k => k.Key).Take(o.CandidatesPerSignal).Select(k => k.Key));
+        var order = rows.OrderBy(r => r.ObservedAt).ThenBy(r => r.Seq).Select((r, i) => (r.Id, Pos: (long)i)).ToDictionary(x => x.Id, x => x.Pos);
+        return rows.Where(r => picked.Contains(r.Id))
+            .Select(r => new Candidate(r.Id, r.Sim, keyword.GetValueOrDefault(r.Id), r.ObservedAt, r.Importance, r.AccessCount, r.CreatedAt, order[r.Id]))
+            .ToList();
     }
 }

@@ -22,7 +22,9 @@ public static class TenancyExtensions
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
             {
                 var key = PresentedKey(http.Request);
-                if (key is null || !http.Request.Path.StartsWithSegments("/v1")) return RateLimitPartition.GetNoLimiter("anonymous");
+                // Tenant keys are limited; the operator's admin calls and unauthenticated paths are not.
+                if (key is null || !http.Request.Path.StartsWithSegments("/v1") || http.Request.Path.StartsWithSegments("/v1/admin"))
+                    return RateLimitPartition.GetNoLimiter("unlimited");
                 var limits = http.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value;
                 return RateLimitPartition.GetTokenBucketLimiter(Convert.ToBase64String(ApiKeys.Hash(key)), _ => new TokenBucketRateLimiterOptions
                 {

@@ -146,6 +146,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         p.AddWithValue(o.FeedbackDocuments);                                               // $10
         p.AddWithValue(o.FeedbackWeight);                                                  // $11
         p.AddWithValue(o.FeedbackDocuments > 0 ? o.FeedbackTerms : 0);                     // $12
+        p.AddWithValue(o.CandidatesPerSignal);                                             // $13
 
         // Filters become extra predicates with their own parameters: never text from the request.
         var filters = new List<string>();
@@ -170,18 +171,22 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         // Each (row, lexeme) match is found once (hits) and feeds both df and the score.
         cmd.CommandText = $"""
             WITH cand AS MATERIALIZED (
-                SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.seq, m.importance, m.access_count, m.created_at,
-                       CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
-                FROM memories m
-                WHERE m.tenant_id = $1
-                  AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
-                  AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}
+                -- recording order numbered over the owner's rows after the cosine is taken, so the sort
+                -- carries no vectors
+                SELECT r.*, row_number() OVER (ORDER BY r.observed_at, r.seq) AS pos FROM (
+                    SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.seq, m.importance, m.access_count,
+                           m.created_at, CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
+                    FROM memories m
+                    WHERE m.tenant_id = $1
+                      AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
+                      AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}) r
             ), stats AS (
                 SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
             ), qlex AS MATERIALIZED (
                 SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
             ), hits AS MATERIALIZED (
-                SELECT c.id, c.len, l.w FROM cand c JOIN qlex l ON c.search_text @@ l.tq
+                SELECT c.id, c.len, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos, l.w
+                FROM cand c JOIN qlex l ON c.search_text @@ l.tq
             ), idf AS (
                 SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
                 FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
@@ -204,39 +209,42 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                 FROM fb JOIN fbdf d USING (w) CROSS JOIN stats s
                 ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $12
             ), kw AS (
-                SELECT x.id, sum(x.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * x.len / s.avglen)) AS kw
-                FROM (SELECT h.id, h.len, i.idf FROM hits h JOIN idf i ON i.w = h.w
+                SELECT x.id, sum(x.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * x.len / s.avglen)) AS kw,
+                       x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
+                FROM (SELECT h.id, h.len, i.idf, h.sim, h.observed_at, h.importance, h.access_count, h.created_at, h.pos
+                      FROM hits h JOIN idf i ON i.w = h.w
                       UNION ALL
-                      SELECT c.id, c.len, e.idf FROM cand c JOIN expansion e ON c.search_text @@ e.tq) x
+                      SELECT c.id, c.len, e.idf, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos
+                      FROM cand c JOIN expansion e ON c.search_text @@ e.tq) x
                 CROSS JOIN stats s
-                GROUP BY x.id, x.len, s.avglen
+                GROUP BY x.id, x.len, s.avglen, x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
             )
             -- No joins at the end: CTE row estimates are guesses, and a nested loop over them cost ~100 ms on a
-            -- freshly loaded table. Every candidate row and every keyword score go back as they are; the
-            -- service picks the top of each signal and numbers the recording order.
-            SELECT c.id, c.sim, NULL::float8 AS kw, c.observed_at, c.importance, c.access_count, c.created_at, c.seq FROM cand c
+            -- freshly loaded table. The top of each signal goes back with its fields, plus every keyword
+            -- score (so a vector-picked row gets its BM25 too); the service merges them.
+            (SELECT 0 AS part, id, sim, NULL::float8 AS kw, observed_at, importance, access_count, created_at, pos
+             FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC, id LIMIT $13)
             UNION ALL
-            SELECT kw.id, NULL, kw.kw, NULL, NULL, NULL, NULL, NULL FROM kw
+            (SELECT 1, id, sim, kw, observed_at, importance, access_count, created_at, pos FROM kw ORDER BY kw DESC, id LIMIT $13)
+            UNION ALL
+            SELECT 2, id, NULL, kw, NULL, NULL, NULL, NULL, NULL FROM kw
             """;
-        var rows = new List<(Guid Id, double? Sim, DateTimeOffset ObservedAt, double Importance, int AccessCount, DateTimeOffset CreatedAt, long Seq)>();
+        var picked = new Dictionary<Guid, Candidate>();
         var keyword = new Dictionary<Guid, double>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
             {
-                if (!reader.IsDBNull(2)) keyword[reader.GetGuid(0)] = reader.GetDouble(2);
-                else rows.Add((reader.GetGuid(0), reader.IsDBNull(1) ? null : reader.GetDouble(1), reader.GetFieldValue<DateTimeOffset>(3),
-                    reader.GetFloat(4), reader.GetInt32(5), reader.GetFieldValue<DateTimeOffset>(6), reader.GetInt64(7)));
+                var id = reader.GetGuid(1);
+                if (reader.GetInt32(0) == 2)
+                {
+                    keyword[id] = reader.GetDouble(3);
+                    continue;
+                }
+                picked[id] = new Candidate(id, reader.IsDBNull(2) ? null : reader.GetDouble(2), 0, reader.GetFieldValue<DateTimeOffset>(4),
+                    reader.GetFloat(5), reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7), reader.GetInt64(8));
             }
         }
-
-        // the top of each signal, and every candidate's place in recording order (for the context signal)
-        var picked = rows.Where(r => r.Sim is not null).OrderByDescending(r => r.Sim).ThenBy(r => r.Id).Take(o.CandidatesPerSignal)
-            .Select(r => r.Id).ToHashSet();
-        picked.UnionWith(keyword.OrderByDescending(k => k.Value).ThenBy(k => k.Key).Take(o.CandidatesPerSignal).Select(k => k.Key));
-        var order = rows.OrderBy(r => r.ObservedAt).ThenBy(r => r.Seq).Select((r, i) => (r.Id, Pos: (long)i)).ToDictionary(x => x.Id, x => x.Pos);
-        return rows.Where(r => picked.Contains(r.Id))
-            .Select(r => new Candidate(r.Id, r.Sim, keyword.GetValueOrDefault(r.Id), r.ObservedAt, r.Importance, r.AccessCount, r.CreatedAt, order[r.Id]))
-            .ToList();
+        return picked.Values.Select(c => c with { Keyword = keyword.GetValueOrDefault(c.Id) }).ToList();
     }
 }

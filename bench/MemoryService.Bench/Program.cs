@@ -11,6 +11,7 @@ return name switch
     "extraction" => ExtractionBenchmark.Run(rest),
     "context" => ContextBenchmark.Run(rest),
     "load" => LoadBenchmark.Run(rest),
+    "explain" => ExplainSearch.Run(rest),
     _ => Help(),
 };
 
@@ -34,5 +35,7 @@ static int Help()
     Console.WriteLine("              [--workloads search,context,write,mixed] [--in-flight 4] [--out bench/results/load-<time>.json]");
     Console.WriteLine("              [--report PATH.md] [--img-dir DIR] [--data-dir DIR --keep-data] (a kept, seeded data dir is reused)");
     Console.WriteLine("              [--url URL --key KEY [--pg CONNECTION-STRING]]");
+    Console.WriteLine("  explain     EXPLAIN (ANALYZE, BUFFERS) of the service's ranking SQL on a kept load database");
+    Console.WriteLine("              --data-dir DIR [--user ID] [--query TEXT]");
     return 2;
 }

@@ -84,6 +84,72 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
     }
 
     /// <summary>
+    /// The ranking statement (parameters $1..$13 as bound in GatherAsync; <paramref name="extra"/> holds filter
+    /// predicates on <c>m</c> with parameters from $14 on). Internal so the bench's <c>explain</c> runs this
+    /// exact text.
+    /// </summary>
+    internal static string RankingSql(string extra) => $"""
+            WITH cand AS MATERIALIZED (
+                -- recording order numbered over the owner's rows after the cosine is taken, so the sort
+                -- carries no vectors
+                SELECT r.*, row_number() OVER (ORDER BY r.observed_at, r.seq) AS pos FROM (
+                    SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.seq, m.importance, m.access_count,
+                           m.created_at, CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
+                    FROM memories m
+                    WHERE m.tenant_id = $1
+                      AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
+                      AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}) r
+            ), stats AS (
+                SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
+            ), qlex AS MATERIALIZED (
+                SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
+            ), hits AS MATERIALIZED (
+                SELECT c.id, c.len, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos, l.w
+                FROM cand c JOIN qlex l ON c.search_text @@ l.tq
+            ), idf AS (
+                SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+                FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
+            ), kw1 AS (
+                SELECT h.id, sum(i.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * h.len / s.avglen)) AS kw
+                FROM hits h JOIN idf i ON i.w = h.w CROSS JOIN stats s
+                GROUP BY h.id, h.len, s.avglen
+            ), fb AS (
+                -- pseudo-relevance feedback: words of the best keyword matches, weighted by how many share them and by idf
+                SELECT u.w, count(*) AS tf
+                FROM (SELECT id FROM kw1 ORDER BY kw DESC, id LIMIT $10) t JOIN cand c USING (id)
+                CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_text)) AS u(w)
+                WHERE u.w NOT IN (SELECT w FROM qlex)
+                GROUP BY u.w
+            ), fbdf AS (
+                SELECT u.lexeme AS w, count(*) AS df FROM cand c CROSS JOIN LATERAL unnest(c.search_text) AS u
+                WHERE u.lexeme IN (SELECT w FROM fb) GROUP BY u.lexeme
+            ), expansion AS MATERIALIZED (
+                SELECT quote_literal(fb.w)::tsquery AS tq, $11 * ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
+                FROM fb JOIN fbdf d USING (w) CROSS JOIN stats s
+                ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $12
+            ), kw AS (
+                SELECT x.id, sum(x.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * x.len / s.avglen)) AS kw,
+                       x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
+                FROM (SELECT h.id, h.len, i.idf, h.sim, h.observed_at, h.importance, h.access_count, h.created_at, h.pos
+                      FROM hits h JOIN idf i ON i.w = h.w
+                      UNION ALL
+                      SELECT c.id, c.len, e.idf, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos
+                      FROM cand c JOIN expansion e ON c.search_text @@ e.tq) x
+                CROSS JOIN stats s
+                GROUP BY x.id, x.len, s.avglen, x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
+            )
+            -- No joins at the end: CTE row estimates are guesses, and a nested loop over them cost ~100 ms on a
+            -- freshly loaded table. The top of each signal goes back with its fields, plus every keyword
+            -- score (so a vector-picked row gets its BM25 too); the service merges them.
+            (SELECT 0 AS part, id, sim, NULL::float8 AS kw, observed_at, importance, access_count, created_at, pos
+             FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC, id LIMIT $13)
+            UNION ALL
+            (SELECT 1, id, sim, kw, observed_at, importance, access_count, created_at, pos FROM kw ORDER BY kw DESC, id LIMIT $13)
+            UNION ALL
+            SELECT 2, id, NULL, kw, NULL, NULL, NULL, NULL, NULL FROM kw
+            """;
+
+    /// <summary>
     /// ACT-R base-level activation B = ln Σ (t − t_j)^−d, approximated from the access count n, the first
     /// use (creation) and the lifetime L in hours: B ≈ ln(n / (1 − d)) − d·ln(L); squashed to [0, 1].
     /// </summary>
@@ -169,66 +235,7 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
         // owner's rows, length normalised by distinct lexemes; the query's lexemes are ORed, then expanded
         // once with the best matches' words (pseudo-relevance feedback, RM3-style, at a lower weight).
         // Each (row, lexeme) match is found once (hits) and feeds both df and the score.
-        cmd.CommandText = $"""
-            WITH cand AS MATERIALIZED (
-                -- recording order numbered over the owner's rows after the cosine is taken, so the sort
-                -- carries no vectors
-                SELECT r.*, row_number() OVER (ORDER BY r.observed_at, r.seq) AS pos FROM (
-                    SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.seq, m.importance, m.access_count,
-                           m.created_at, CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
-                    FROM memories m
-                    WHERE m.tenant_id = $1
-                      AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
-                      AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}) r
-            ), stats AS (
-                SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
-            ), qlex AS MATERIALIZED (
-                SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
-            ), hits AS MATERIALIZED (
-                SELECT c.id, c.len, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos, l.w
-                FROM cand c JOIN qlex l ON c.search_text @@ l.tq
-            ), idf AS (
-                SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
-                FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
-            ), kw1 AS (
-                SELECT h.id, sum(i.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * h.len / s.avglen)) AS kw
-                FROM hits h JOIN idf i ON i.w = h.w CROSS JOIN stats s
-                GROUP BY h.id, h.len, s.avglen
-            ), fb AS (
-                -- pseudo-relevance feedback: words of the best keyword matches, weighted by how many share them and by idf
-                SELECT u.w, count(*) AS tf
-                FROM (SELECT id FROM kw1 ORDER BY kw DESC, id LIMIT $10) t JOIN cand c USING (id)
-                CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_text)) AS u(w)
-                WHERE u.w NOT IN (SELECT w FROM qlex)
-                GROUP BY u.w
-            ), fbdf AS (
-                SELECT u.lexeme AS w, count(*) AS df FROM cand c CROSS JOIN LATERAL unnest(c.search_text) AS u
-                WHERE u.lexeme IN (SELECT w FROM fb) GROUP BY u.lexeme
-            ), expansion AS MATERIALIZED (
-                SELECT quote_literal(fb.w)::tsquery AS tq, $11 * ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-                FROM fb JOIN fbdf d USING (w) CROSS JOIN stats s
-                ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $12
-            ), kw AS (
-                SELECT x.id, sum(x.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * x.len / s.avglen)) AS kw,
-                       x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
-                FROM (SELECT h.id, h.len, i.idf, h.sim, h.observed_at, h.importance, h.access_count, h.created_at, h.pos
-                      FROM hits h JOIN idf i ON i.w = h.w
-                      UNION ALL
-                      SELECT c.id, c.len, e.idf, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos
-                      FROM cand c JOIN expansion e ON c.search_text @@ e.tq) x
-                CROSS JOIN stats s
-                GROUP BY x.id, x.len, s.avglen, x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
-            )
-            -- No joins at the end: CTE row estimates are guesses, and a nested loop over them cost ~100 ms on a
-            -- freshly loaded table. The top of each signal goes back with its fields, plus every keyword
-            -- score (so a vector-picked row gets its BM25 too); the service merges them.
-            (SELECT 0 AS part, id, sim, NULL::float8 AS kw, observed_at, importance, access_count, created_at, pos
-             FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC, id LIMIT $13)
-            UNION ALL
-            (SELECT 1, id, sim, kw, observed_at, importance, access_count, created_at, pos FROM kw ORDER BY kw DESC, id LIMIT $13)
-            UNION ALL
-            SELECT 2, id, NULL, kw, NULL, NULL, NULL, NULL, NULL FROM kw
-            """;
+        cmd.CommandText = RankingSql(extra);
         var picked = new Dictionary<Guid, Candidate>();
         var keyword = new Dictionary<Guid, double>();
         await using (var reader = await cmd.ExecuteReaderAsync(ct))

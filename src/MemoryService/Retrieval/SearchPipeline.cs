@@ -98,7 +98,8 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
                     FROM memories m
                     WHERE m.tenant_id = $1
                       AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
-                      AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}) r
+                      AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}
+                    OFFSET 0) r -- a fence: without it the subquery is flattened and the sort carries the vectors
             ), stats AS (
                 SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
             ), qlex AS MATERIALIZED (

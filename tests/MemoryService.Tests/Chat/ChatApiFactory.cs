@@ -8,9 +8,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MemoryService.Tests.Chat;
 
 /// <summary>The service with its model replaced by a <see cref="FakeOpenAiServer"/>, started before the host.</summary>
-public sealed class ChatApiFactory : ApiFactory, IAsyncLifetime
+public sealed class ChatApiFactory : FakeOpenAiApiFactory
 {
-    public FakeOpenAiServer Model { get; private set; } = null!;
+    public FakeOpenAiServer Model => Fake;
 
     /// <summary>What chat handed to the learner, by user id.</summary>
     public RecordingLearner Learner { get; } = new();
@@ -21,21 +21,13 @@ public sealed class ChatApiFactory : ApiFactory, IAsyncLifetime
         builder.ConfigureTestServices(s => s.AddSingleton<IConversationLearner>(Learner));
     }
 
-    async Task IAsyncLifetime.InitializeAsync()
+    protected override void UseServer(Uri baseUrl)
     {
-        Model = await FakeOpenAiServer.StartAsync();
         Settings["Llm:Provider"] = "openai";
-        Settings["Llm:BaseUrl"] = Model.BaseUrl.ToString();
+        Settings["Llm:BaseUrl"] = baseUrl.ToString();
         Settings["Llm:Model"] = "test-model";
         Settings["Llm:TimeoutSeconds"] = "2";
         Settings["Llm:MaxRetries"] = "0";
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        if (Model is not null) await Model.DisposeAsync();
-        GC.SuppressFinalize(this);
     }
 }
 

@@ -4,24 +4,16 @@ using MemoryService.Tests.Infrastructure;
 namespace MemoryService.Tests.Learning;
 
 /// <summary>The service with an OpenAI-compatible chat model: a real local fake server scripted per test.</summary>
-public sealed class LlmApiFactory : ApiFactory, IAsyncLifetime
+public sealed class LlmApiFactory : FakeOpenAiApiFactory
 {
-    public FakeOpenAiServer Llm { get; private set; } = null!;
+    public FakeOpenAiServer Llm => Fake;
 
-    public new async Task InitializeAsync()
+    protected override void UseServer(Uri baseUrl)
     {
-        Llm = await FakeOpenAiServer.StartAsync();
         Settings["Llm:Provider"] = "openai";
-        Settings["Llm:BaseUrl"] = Llm.BaseUrl.ToString();
+        Settings["Llm:BaseUrl"] = baseUrl.ToString();
         Settings["Llm:Model"] = "fake-model";
         Settings["Llm:MaxRetries"] = "0";
-    }
-
-    async Task IAsyncLifetime.DisposeAsync()
-    {
-        await DisposeAsync();
-        TestDatabase.DropDatabase(ConnectionString);
-        await Llm.DisposeAsync();
     }
 }
 

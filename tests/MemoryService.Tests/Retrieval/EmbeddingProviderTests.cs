@@ -7,27 +7,19 @@ using MemoryService.Tests.Infrastructure;
 namespace MemoryService.Tests.Retrieval;
 
 /// <summary>The service with the openai embedding provider against a real local OpenAI-compatible server.</summary>
-public sealed class OpenAiEmbeddingsFactory : ApiFactory, IAsyncLifetime
+public sealed class OpenAiEmbeddingsFactory : FakeOpenAiApiFactory
 {
-    public FakeOpenAiServer Embedder { get; private set; } = null!;
+    public FakeOpenAiServer Embedder => Fake;
 
-    public new async Task InitializeAsync()
+    protected override void UseServer(Uri baseUrl)
     {
-        Embedder = await FakeOpenAiServer.StartAsync();
         Settings["Embeddings:Provider"] = "openai";
-        Settings["Embeddings:BaseUrl"] = Embedder.BaseUrl.ToString();
+        Settings["Embeddings:BaseUrl"] = baseUrl.ToString();
         Settings["Embeddings:Model"] = "fake-embedder";
         Settings["Embeddings:Dimensions"] = "64";
         Settings["Embeddings:BatchSize"] = "64";
         Settings["Embeddings:MaxRetries"] = "2";
         Settings["Embeddings:TimeoutSeconds"] = "5";
-    }
-
-    async Task IAsyncLifetime.DisposeAsync()
-    {
-        await DisposeAsync();
-        TestDatabase.DropDatabase(ConnectionString);
-        await Embedder.DisposeAsync();
     }
 }
 

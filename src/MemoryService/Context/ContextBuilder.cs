@@ -31,7 +31,8 @@ public sealed record BuiltContext(string SystemPrompt, int TokenCount, IReadOnly
 /// Assembles a user's system prompt: gathers each section's candidates, then keeps the most valuable whole items
 /// that fit the token budget, measured on the rendered prompt itself.
 /// </summary>
-public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, ITokenCounter tokens, TimeProvider clock)
+public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryIndex index, Embedder embedder, ITokenCounter tokens,
+    TimeProvider clock)
 {
     public const int MaxPreferences = 50;
     public const int MaxRelevant = 20;
@@ -86,19 +87,27 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, ITokenCou
 
     private async Task<List<ContextItem>> GatherAsync(ContextSpec spec, CancellationToken ct)
     {
-        var owner = spec.Owner;
         var now = clock.GetUtcNow();
         var items = new List<ContextItem>();
         var taken = new HashSet<Guid>();
         var hasQuery = !string.IsNullOrWhiteSpace(spec.Query);
+        var searchMemories = hasQuery && spec.Sections.Contains(ContextSection.Memories);
+        var searchKnowledge = hasQuery && spec.Sections.Contains(ContextSection.Knowledge);
+
+        // One embedding and one round trip: the query's lexemes with the user's (and knowledge's) current index.
+        var vector = searchMemories || searchKnowledge ? await embedder.EmbedAsync(spec.Query!, ct) : null;
+        var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", ct);
+        var user = view.User ?? OwnerIndex.Empty;
+        var current = Enumerable.Range(0, user.Count).Where(i => user.Memories[i].ExpiresAt is not { } e || e > now).ToList();
 
         // Preferences: current ones only, by importance, whatever the query.
         if (spec.Sections.Contains(ContextSection.Preferences))
         {
-            var preferences = await Current(owner, now).Where(m => m.Kind == MemoryKind.Preference)
-                .OrderByDescending(m => m.Importance).ThenByDescending(m => m.ObservedAt).Take(MaxPreferences).ToListAsync(ct);
-            foreach (var m in preferences)
+            var preferences = current.Where(i => user.Memories[i].Kind == MemoryKind.Preference)
+                .OrderByDescending(i => user.Memories[i].Importance).ThenByDescending(i => user.Memories[i].ObservedAt).Take(MaxPreferences);
+            foreach (var i in preferences)
             {
+                var m = user.MemoryAt(i);
                 items.Add(Item(ContextSection.Preferences, m, m.Importance, spec.Format));
                 taken.Add(m.Id);
             }
@@ -108,33 +117,30 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, ITokenCou
         // section; the score falls with rank so newer events outlast older ones.
         if (spec.Sections.Contains(ContextSection.Events))
         {
-            var events = await Current(owner, now).Where(m => m.Kind == MemoryKind.Event)
-                .OrderByDescending(m => m.ObservedAt).ThenByDescending(m => m.Id).Take(MaxEvents + taken.Count).ToListAsync(ct);
+            var events = current.Where(i => user.Memories[i].Kind == MemoryKind.Event)
+                .OrderByDescending(i => user.Memories[i].ObservedAt).ThenByDescending(i => user.Memories[i].Id)
+                .Where(i => taken.Add(user.Memories[i].Id)).Take(MaxEvents);
             var rank = 0;
-            foreach (var m in events.Where(e => taken.Add(e.Id)).Take(MaxEvents))
-                items.Add(Item(ContextSection.Events, m, 1 - (double)rank++ / MaxEvents, spec.Format));
+            foreach (var i in events)
+                items.Add(Item(ContextSection.Events, user.MemoryAt(i), 1 - (double)rank++ / MaxEvents, spec.Format));
         }
 
         // Relevant memories: ranked by the search pipeline, without what preferences and recent events already hold.
-        if (hasQuery && spec.Sections.Contains(ContextSection.Memories))
+        if (searchMemories)
         {
-            var hits = await search.SearchAsync(owner, new SearchQuery(spec.Query!, MaxRelevant + taken.Count, IncludeKnowledge: false), ct);
+            var hits = search.Rank(view with { Knowledge = null }, new SearchQuery(spec.Query!, MaxRelevant + taken.Count, IncludeKnowledge: false), vector!);
             foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)).Take(MaxRelevant))
                 items.Add(Item(ContextSection.Memories, hit.Memory, hit.Score, spec.Format));
         }
 
-        if (hasQuery && spec.Sections.Contains(ContextSection.Knowledge))
+        if (searchKnowledge)
         {
-            var hits = await search.SearchAsync(owner with { UserId = null }, new SearchQuery(spec.Query!, MaxKnowledge), ct);
+            var hits = search.Rank(view with { User = null }, new SearchQuery(spec.Query!, MaxKnowledge), vector!);
             foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)))
                 items.Add(Item(ContextSection.Knowledge, hit.Memory, hit.Score, spec.Format));
         }
         return items;
     }
-
-    private IQueryable<Memory> Current(Owner owner, DateTimeOffset now) =>
-        db.Set<Memory>().AsNoTracking().Where(m => m.TenantId == owner.TenantId && m.UserId == owner.UserId
-            && m.ValidTo == null && (m.ExpiresAt == null || m.ExpiresAt > now));
 
     private static ContextItem Item(ContextSection section, Memory m, double score, ContextFormat format)
     {

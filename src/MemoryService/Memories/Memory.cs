@@ -37,6 +37,9 @@ public sealed class Memory
     public string? EmbeddingModel { get; set; }
 
     public string ETag => $"\"{Version}\"";
+
+    /// <summary>A shallow copy (the in-memory index hands out copies, never its own rows).</summary>
+    public Memory Copy() => (Memory)MemberwiseClone();
 }
 
 /// <summary>Append-only record of every change to a memory.</summary>

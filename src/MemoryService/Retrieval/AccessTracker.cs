@@ -26,14 +26,21 @@ public sealed class AccessTracker(NpgsqlDataSource dataSource, IOptions<Retrieva
         while (_queue.Reader.TryRead(out var ids))
             foreach (var id in ids) counts[id] = counts.GetValueOrDefault(id) + 1;
         if (counts.Count == 0) return;
-        await using var cmd = dataSource.CreateCommand("""
+        // memsvc.access_only (for this transaction only) tells the version trigger that nothing an index holds
+        // changed: cached indexes count their own accesses, and stay current.
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using (var flag = new NpgsqlCommand("SELECT set_config('memsvc.access_only', 'on', true)", connection, tx))
+            await flag.ExecuteNonQueryAsync(ct);
+        await using var cmd = new NpgsqlCommand("""
             UPDATE memories m SET access_count = m.access_count + d.n, last_accessed_at = $3
             FROM unnest($1::uuid[], $2::int[]) AS d(id, n) WHERE m.id = d.id
-            """);
+            """, connection, tx);
         cmd.Parameters.AddWithValue(counts.Keys.ToArray());
         cmd.Parameters.AddWithValue(counts.Values.ToArray());
         cmd.Parameters.AddWithValue(clock.GetUtcNow());
         await cmd.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

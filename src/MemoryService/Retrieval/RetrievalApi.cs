@@ -106,6 +106,7 @@ public static class RetrievalExtensions
     public static IHostApplicationBuilder AddRetrieval(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<RetrievalOptions>().BindConfiguration("Retrieval").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<MemoryIndex>();
         builder.Services.AddScoped<SearchPipeline>();
         builder.Services.AddSingleton<AccessTracker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AccessTracker>());

@@ -39,6 +39,18 @@ public sealed class RetrievalOptions
     /// <summary>Share of the context signal that comes from neighbours rather than the whole episode.</summary>
     [Range(0.0, 1)] public double NeighbourShare { get; set; } = 0.75;
 
+    /// <summary>
+    /// Memory for owners' in-memory search indexes (MemoryIndex), in MiB; 0 = load every search's rows from the
+    /// database. A 1,000-memory user with 384-d vectors takes about 2 MiB.
+    /// </summary>
+    [Range(0, 1_048_576)] public int IndexCacheMegabytes { get; set; } = 256;
+
+    /// <summary>
+    /// A cached index is reloaded after this many seconds even when no write moved its version, to pick up access
+    /// statistics written by other replicas.
+    /// </summary>
+    [Range(1, 86_400)] public int IndexMaxAgeSeconds { get; set; } = 60;
+
     /// <summary>How often batched access statistics are written.</summary>
     [Range(50, 60_000)] public int AccessFlushMilliseconds { get; set; } = 1000;
 }

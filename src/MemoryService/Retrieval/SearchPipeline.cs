@@ -1,8 +1,6 @@
 using System.Text.Json.Nodes;
 using MemoryService.Memories;
 using Microsoft.Extensions.Options;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace MemoryService.Retrieval;
 
@@ -32,23 +30,32 @@ public sealed record ScoreParts(double Similarity, double Keyword, double Recenc
 public sealed record ScoredMemory(Memory Memory, double Score, ScoreParts Parts);
 
 /// <summary>
-/// The retrieval pipeline, as numbered steps: embed, gather candidates by vector and by keyword in
-/// one SQL statement over the owner's current memories, score with weighted signals, cut and load.
+/// The retrieval pipeline, as numbered steps: embed, open the owner's index (one round trip), gather candidates by
+/// vector and by keyword over the owner's current memories, score with weighted signals, cut.
 /// </summary>
-public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedder, MemoryStore store, AccessTracker access,
-    IOptions<RetrievalOptions> options, TimeProvider clock)
+public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessTracker access, IOptions<RetrievalOptions> options,
+    TimeProvider clock)
 {
     public async Task<IReadOnlyList<ScoredMemory>> SearchAsync(Owner owner, SearchQuery query, CancellationToken ct)
+    {
+        // 1. embed the query (a failing embedder is a 503, never results from another model)
+        var vector = query.QueryVector ?? await embedder.EmbedAsync(query.Query, ct);
+
+        // 2a. the query's lexemes and the owner's current rows (user, and knowledge when asked), proven current
+        var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, ct);
+        return Rank(view, query, vector);
+    }
+
+    /// <summary>Steps 2b-4 over an opened view (the context builder ranks one view several ways).</summary>
+    public IReadOnlyList<ScoredMemory> Rank(IndexView view, SearchQuery query, float[] vector)
     {
         var o = options.Value;
         var weights = query.Weights ?? o.Weights;
         var now = clock.GetUtcNow();
 
-        // 1. embed the query (a failing embedder is a 503, never results from another model)
-        var vector = query.QueryVector ?? await embedder.EmbedAsync(query.Query, ct);
-
-        // 2. gather candidates: top-N by cosine and top-N by BM25 over the owner's current memories
-        var candidates = await GatherAsync(owner, query, vector, o, now, ct);
+        // 2b. gather candidates: top-N by cosine and top-N by BM25 over the owner's current, unexpired, matching rows
+        var rows = Rows(view, query, now);
+        var candidates = Gather(rows, view.QueryLexemes, vector, o);
         if (candidates.Count == 0) return [];
 
         // 3. score: every signal in [0, 1], weighted; keyword relevance relative to the best match
@@ -71,84 +78,140 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
             var p = parts[i] with { Context = context[i] };
             var score = (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword + weights.Recency * p.Recency
                 + weights.Importance * p.Importance + weights.Activation * p.Activation + weights.Context * p.Context) / total;
-            return (c.Id, Score: score, Parts: p);
+            return (Candidate: c, Score: score, Parts: p);
         });
 
-        // 4. min_score, top `limit`, load the memories (already filtered to current, owned rows)
-        var top = scored.Where(s => s.Score >= query.MinScore).OrderByDescending(s => s.Score).ThenBy(s => s.Id).Take(query.Limit).ToList();
-        if (top.Count == 0) return [];
-        var ids = top.Select(t => t.Id).ToArray();
-        var memories = await store.LoadAsync(owner.TenantId, ids, ct);
-        if (query.RecordAccess) access.Record(ids);
-        return top.Where(t => memories.ContainsKey(t.Id)).Select(t => new ScoredMemory(memories[t.Id], t.Score, t.Parts)).ToList();
+        // 4. min_score, top `limit` (rows are already only the owner's current ones); the result counts as an access
+        var top = scored.Where(s => s.Score >= query.MinScore).OrderByDescending(s => s.Score).ThenBy(s => s.Candidate.Id).Take(query.Limit).ToList();
+        var result = top.Select(t => new ScoredMemory(rows[t.Candidate.Row].Index.MemoryAt(rows[t.Candidate.Row].Row), t.Score, t.Parts)).ToList();
+        if (query.RecordAccess && top.Count > 0)
+        {
+            foreach (var t in top) rows[t.Candidate.Row].Index.RecordAccess(rows[t.Candidate.Row].Row, now);
+            access.Record(top.Select(t => t.Candidate.Id).ToArray());
+        }
+        return result;
     }
 
+    /// <summary>A row of the view that passed the filters, in recording order.</summary>
+    internal readonly record struct Ranked(OwnerIndex Index, int Row);
+
     /// <summary>
-    /// The ranking statement (parameters $1..$13 as bound in GatherAsync; <paramref name="extra"/> holds filter
-    /// predicates on <c>m</c> with parameters from $14 on). Internal so the bench's <c>explain</c> runs this
-    /// exact text.
+    /// The rows a search ranks: the view's owners merged in recording order (observed_at, then insertion order),
+    /// without expired rows and rows the filters exclude. Superseded and deleted rows are not in an index at all.
     /// </summary>
-    internal static string RankingSql(string extra) => $"""
-            WITH cand AS MATERIALIZED (
-                -- recording order numbered over the owner's rows after the cosine is taken, so the sort
-                -- carries no vectors
-                SELECT r.*, row_number() OVER (ORDER BY r.observed_at, r.seq) AS pos FROM (
-                    SELECT m.id, m.search_text, length(m.search_text) AS len, m.observed_at, m.seq, m.importance, m.access_count,
-                           m.created_at, CASE WHEN m.embedding_model = $4 THEN 1 - (m.embedding <=> $6::real[]::vector) END AS sim
-                    FROM memories m
-                    WHERE m.tenant_id = $1
-                      AND (m.user_id = $2 OR ($2 IS NULL AND m.user_id IS NULL) OR ($3 AND m.user_id IS NULL))
-                      AND m.valid_to IS NULL AND (m.expires_at IS NULL OR m.expires_at > $7){extra}
-                    OFFSET 0) r -- a fence: without it the subquery is flattened and the sort carries the vectors
-            ), stats AS (
-                SELECT count(*) AS n, greatest(avg(len), 1) AS avglen FROM cand
-            ), qlex AS MATERIALIZED (
-                SELECT DISTINCT w, quote_literal(w)::tsquery AS tq FROM unnest(tsvector_to_array(to_tsvector('english', $5))) AS w
-            ), hits AS MATERIALIZED (
-                SELECT c.id, c.len, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos, l.w
-                FROM cand c JOIN qlex l ON c.search_text @@ l.tq
-            ), idf AS (
-                SELECT h.w, ln(1 + (s.n - count(*) + 0.5) / (count(*) + 0.5)) AS idf
-                FROM hits h CROSS JOIN stats s GROUP BY h.w, s.n
-            ), kw1 AS (
-                SELECT h.id, sum(i.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * h.len / s.avglen)) AS kw
-                FROM hits h JOIN idf i ON i.w = h.w CROSS JOIN stats s
-                GROUP BY h.id, h.len, s.avglen
-            ), fb AS (
-                -- pseudo-relevance feedback: words of the best keyword matches, weighted by how many share them and by idf
-                SELECT u.w, count(*) AS tf
-                FROM (SELECT id FROM kw1 ORDER BY kw DESC, id LIMIT $10) t JOIN cand c USING (id)
-                CROSS JOIN LATERAL unnest(tsvector_to_array(c.search_text)) AS u(w)
-                WHERE u.w NOT IN (SELECT w FROM qlex)
-                GROUP BY u.w
-            ), fbdf AS (
-                SELECT u.lexeme AS w, count(*) AS df FROM cand c CROSS JOIN LATERAL unnest(c.search_text) AS u
-                WHERE u.lexeme IN (SELECT w FROM fb) GROUP BY u.lexeme
-            ), expansion AS MATERIALIZED (
-                SELECT quote_literal(fb.w)::tsquery AS tq, $11 * ln(1 + (s.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-                FROM fb JOIN fbdf d USING (w) CROSS JOIN stats s
-                ORDER BY fb.tf * ln(s.n::float8 / d.df) DESC, fb.w LIMIT $12
-            ), kw AS (
-                SELECT x.id, sum(x.idf) * ($8 + 1) / (1 + $8 * (1 - $9 + $9 * x.len / s.avglen)) AS kw,
-                       x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
-                FROM (SELECT h.id, h.len, i.idf, h.sim, h.observed_at, h.importance, h.access_count, h.created_at, h.pos
-                      FROM hits h JOIN idf i ON i.w = h.w
-                      UNION ALL
-                      SELECT c.id, c.len, e.idf, c.sim, c.observed_at, c.importance, c.access_count, c.created_at, c.pos
-                      FROM cand c JOIN expansion e ON c.search_text @@ e.tq) x
-                CROSS JOIN stats s
-                GROUP BY x.id, x.len, s.avglen, x.sim, x.observed_at, x.importance, x.access_count, x.created_at, x.pos
-            )
-            -- No joins at the end: CTE row estimates are guesses, and a nested loop over them cost ~100 ms on a
-            -- freshly loaded table. The top of each signal goes back with its fields, plus every keyword
-            -- score (so a vector-picked row gets its BM25 too); the service merges them.
-            (SELECT 0 AS part, id, sim, NULL::float8 AS kw, observed_at, importance, access_count, created_at, pos
-             FROM cand WHERE sim IS NOT NULL ORDER BY sim DESC, id LIMIT $13)
-            UNION ALL
-            (SELECT 1, id, sim, kw, observed_at, importance, access_count, created_at, pos FROM kw ORDER BY kw DESC, id LIMIT $13)
-            UNION ALL
-            SELECT 2, id, NULL, kw, NULL, NULL, NULL, NULL, NULL FROM kw
-            """;
+    private static List<Ranked> Rows(IndexView view, SearchQuery q, DateTimeOffset now)
+    {
+        var rows = new List<Ranked>((view.User?.Count ?? 0) + (view.Knowledge?.Count ?? 0));
+        var a = view.User ?? OwnerIndex.Empty;
+        var b = view.Knowledge ?? OwnerIndex.Empty;
+        int i = 0, j = 0;
+        while (i < a.Count || j < b.Count)
+        {
+            var takeA = j >= b.Count || (i < a.Count && (a.Memories[i].ObservedAt, a.Seq[i]).CompareTo((b.Memories[j].ObservedAt, b.Seq[j])) <= 0);
+            var row = takeA ? new Ranked(a, i++) : new Ranked(b, j++);
+            if (Matches(row.Index.Memories[row.Row], q, now)) rows.Add(row);
+        }
+        return rows;
+    }
+
+    private static bool Matches(Memory m, SearchQuery q, DateTimeOffset now) =>
+        (m.ExpiresAt is null || m.ExpiresAt > now)
+        && (q.Kinds is not { Count: > 0 } || q.Kinds.Contains(m.Kind))
+        && (q.Tags is not { Count: > 0 } || m.Tags.Any(q.Tags.Contains))
+        && (q.Key is null || m.Key == q.Key)
+        && (q.MetadataEquals is not { Count: > 0 } || JsonMatch.Contains(m.Metadata, q.MetadataEquals))
+        && (q.MetadataIn is null || q.MetadataIn.All(f =>
+            m.Metadata.TryGetPropertyValue(f.Key, out var value) && f.Value.Any(v => JsonMatch.Equal(value, v))));
+
+    /// <summary>
+    /// Candidates by vector and by keyword. BM25 with tf = 1 (memories are short): idf from the ranked rows, length
+    /// normalised by distinct lexemes; the query's lexemes are ORed, then expanded once with the best matches' words
+    /// (pseudo-relevance feedback, RM3-style, at a lower weight). Exact: every row is scored, no approximate index.
+    /// </summary>
+    private List<Candidate> Gather(List<Ranked> rows, string[] queryLexemes, float[] vector, RetrievalOptions o)
+    {
+        var n = rows.Count;
+        if (n == 0) return [];
+
+        // Where each ranked row sits, per index, so posting lists (index rows) map to ranked rows.
+        var slot = new Dictionary<OwnerIndex, int[]>(2);
+        for (var r = 0; r < n; r++)
+        {
+            if (!slot.TryGetValue(rows[r].Index, out var map))
+                slot[rows[r].Index] = map = Enumerable.Repeat(-1, rows[r].Index.Count).ToArray();
+            map[rows[r].Row] = r;
+        }
+        List<int> Holding(string lexeme)
+        {
+            var found = new List<int>();
+            foreach (var (ix, map) in slot)
+                if (ix.TermIds.TryGetValue(lexeme, out var t))
+                    foreach (var row in ix.Postings[t])
+                        if (map[row] >= 0) found.Add(map[row]);
+            return found;
+        }
+        double Idf(int df) => Math.Log(1 + (n - df + 0.5) / (df + 0.5));
+
+        var length = new double[n];
+        for (var r = 0; r < n; r++) length[r] = rows[r].Index.Terms[rows[r].Row].Length;
+        var avgLength = Math.Max(length.Average(), 1);
+        double Norm(int r) => (o.Bm25K1 + 1) / (1 + o.Bm25K1 * (1 - o.Bm25B + o.Bm25B * length[r] / avgLength));
+
+        // keyword: the query's own lexemes
+        var query = queryLexemes.Distinct(StringComparer.Ordinal).ToArray();
+        var matched = new double[n];
+        var hit = new bool[n];
+        foreach (var lexeme in query)
+        {
+            var holding = Holding(lexeme);
+            var idf = Idf(holding.Count);
+            foreach (var r in holding) { matched[r] += idf; hit[r] = true; }
+        }
+
+        // keyword: feedback words from the best first-pass matches, weighted by how many share them and by idf
+        if (o.FeedbackDocuments > 0 && o.FeedbackTerms > 0)
+        {
+            var best = Enumerable.Range(0, n).Where(r => hit[r]).OrderByDescending(r => matched[r] * Norm(r))
+                .ThenBy(r => rows[r].Index.Memories[rows[r].Row].Id).Take(o.FeedbackDocuments);
+            var tf = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var r in best)
+                foreach (var t in rows[r].Index.Terms[rows[r].Row])
+                {
+                    var word = rows[r].Index.TermText[t];
+                    if (Array.IndexOf(query, word) < 0) tf[word] = tf.GetValueOrDefault(word) + 1;
+                }
+            var expansion = tf.Select(e => (Word: e.Key, Tf: e.Value, Holding: Holding(e.Key)))
+                .OrderByDescending(e => e.Tf * Math.Log((double)n / e.Holding.Count)).ThenBy(e => e.Word, StringComparer.Ordinal)
+                .Take(o.FeedbackTerms);
+            foreach (var e in expansion)
+            {
+                var idf = o.FeedbackWeight * Idf(e.Holding.Count);
+                foreach (var r in e.Holding) { matched[r] += idf; hit[r] = true; }
+            }
+        }
+
+        // vector: cosine against rows embedded by the current model
+        var similarity = new double?[n];
+        var queryNorm = VectorMath.Norm(vector);
+        for (var r = 0; r < n; r++)
+        {
+            var (ix, row) = rows[r];
+            if (ix.Vectors[row] is { } v && v.Length == vector.Length && ix.Memories[row].EmbeddingModel == embedder.ModelId)
+                similarity[r] = VectorMath.Cosine(v, ix.Norms[row], vector, queryNorm);
+        }
+
+        Guid IdOf(int r) => rows[r].Index.Memories[rows[r].Row].Id;
+        var picked = Enumerable.Range(0, n).Where(r => similarity[r] is not null)
+            .OrderByDescending(r => similarity[r]).ThenBy(IdOf).Take(o.CandidatesPerSignal)
+            .Union(Enumerable.Range(0, n).Where(r => hit[r]).OrderByDescending(r => matched[r] * Norm(r)).ThenBy(IdOf).Take(o.CandidatesPerSignal));
+        return picked.Select(r =>
+        {
+            var (ix, row) = rows[r];
+            var m = ix.Memories[row];
+            return new Candidate(m.Id, similarity[r], hit[r] ? matched[r] * Norm(r) : 0, m.ObservedAt, m.Importance, ix.AccessCount(row),
+                m.CreatedAt, Position: r + 1, Row: r);
+        }).ToList();
+    }
 
     /// <summary>
     /// ACT-R base-level activation B = ln Σ (t − t_j)^−d, approximated from the access count n, the first
@@ -194,65 +257,5 @@ public sealed class SearchPipeline(NpgsqlDataSource dataSource, Embedder embedde
     }
 
     internal sealed record Candidate(Guid Id, double? Similarity, double Keyword, DateTimeOffset ObservedAt, double Importance,
-        int AccessCount, DateTimeOffset CreatedAt, long Position = 0);
-
-    private async Task<List<Candidate>> GatherAsync(Owner owner, SearchQuery q, float[] vector, RetrievalOptions o,
-        DateTimeOffset now, CancellationToken ct)
-    {
-        await using var cmd = dataSource.CreateCommand();
-        var p = cmd.Parameters;
-        p.AddWithValue(owner.TenantId);                                                    // $1
-        p.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text }); // $2
-        p.AddWithValue(q.IncludeKnowledge && owner.UserId is not null);                   // $3
-        p.AddWithValue(embedder.ModelId);                                                  // $4
-        p.AddWithValue(q.Query);                                                           // $5
-        p.AddWithValue(vector);                                                            // $6
-        p.AddWithValue(now);                                                               // $7
-        p.AddWithValue(o.Bm25K1);                                                          // $8
-        p.AddWithValue(o.Bm25B);                                                           // $9
-        p.AddWithValue(o.FeedbackDocuments);                                               // $10
-        p.AddWithValue(o.FeedbackWeight);                                                  // $11
-        p.AddWithValue(o.FeedbackDocuments > 0 ? o.FeedbackTerms : 0);                     // $12
-        p.AddWithValue(o.CandidatesPerSignal);                                             // $13
-
-        // Filters become extra predicates with their own parameters: never text from the request.
-        var filters = new List<string>();
-        string Param(object value, NpgsqlDbType? type = null)
-        {
-            var parameter = type is { } t ? new NpgsqlParameter { Value = value, NpgsqlDbType = t } : new NpgsqlParameter { Value = value };
-            p.Add(parameter);
-            return "$" + p.Count;
-        }
-        if (q.Kinds is { Count: > 0 }) filters.Add($"m.kind = ANY({Param(q.Kinds.Select(k => k.ToString().ToLowerInvariant()).ToArray())})");
-        if (q.Tags is { Count: > 0 }) filters.Add($"m.tags && {Param(q.Tags.ToArray())}::text[]");
-        if (q.Key is not null) filters.Add($"m.key = {Param(q.Key)}");
-        if (q.MetadataEquals is { Count: > 0 }) filters.Add($"m.metadata @> {Param(q.MetadataEquals.ToJsonString(), NpgsqlDbType.Jsonb)}");
-        foreach (var (field, values) in q.MetadataIn ?? new Dictionary<string, JsonArray>())
-            filters.Add($"(m.metadata -> {Param(field)}) = ANY({Param(values.Select(v => v?.ToJsonString() ?? "null").ToArray())}::jsonb[])");
-        var extra = filters.Count > 0 ? " AND " + string.Join(" AND ", filters) : "";
-
-        // Per-user exact search: the (tenant_id, user_id) index narrows to one owner's rows, so results equal
-        // an exact scan whatever the table size. BM25 with tf = 1 (memories are short): idf from this
-        // owner's rows, length normalised by distinct lexemes; the query's lexemes are ORed, then expanded
-        // once with the best matches' words (pseudo-relevance feedback, RM3-style, at a lower weight).
-        // Each (row, lexeme) match is found once (hits) and feeds both df and the score.
-        cmd.CommandText = RankingSql(extra);
-        var picked = new Dictionary<Guid, Candidate>();
-        var keyword = new Dictionary<Guid, double>();
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                var id = reader.GetGuid(1);
-                if (reader.GetInt32(0) == 2)
-                {
-                    keyword[id] = reader.GetDouble(3);
-                    continue;
-                }
-                picked[id] = new Candidate(id, reader.IsDBNull(2) ? null : reader.GetDouble(2), 0, reader.GetFieldValue<DateTimeOffset>(4),
-                    reader.GetFloat(5), reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7), reader.GetInt64(8));
-            }
-        }
-        return picked.Values.Select(c => c with { Keyword = keyword.GetValueOrDefault(c.Id) }).ToList();
-    }
+        int AccessCount, DateTimeOffset CreatedAt, long Position = 0, int Row = 0);
 }

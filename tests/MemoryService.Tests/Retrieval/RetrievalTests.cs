@@ -160,23 +160,29 @@ public sealed class RetrievalTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
     }
 
+    /// <summary>
+    /// The exact answer, computed here: every one of the user's stored vectors read over a plain connection (sequential
+    /// scan, no index), the cosine in double precision, ties by id.
+    /// </summary>
     private async Task<List<string>> ExactScan(Guid tenant, string user, float[] vector, int k)
     {
         await using var conn = new Npgsql.NpgsqlConnection(api.ConnectionString);
         await conn.OpenAsync();
         await using (var noIndex = new Npgsql.NpgsqlCommand("SET enable_indexscan = off", conn)) await noIndex.ExecuteNonQueryAsync();
         await using (var noBitmap = new Npgsql.NpgsqlCommand("SET enable_bitmapscan = off", conn)) await noBitmap.ExecuteNonQueryAsync();
-        await using var cmd = new Npgsql.NpgsqlCommand("""
-            SELECT id FROM memories WHERE tenant_id = $1 AND user_id = $2 ORDER BY embedding <=> $3::real[]::vector, id LIMIT $4
-            """, conn);
+        await using var cmd = new Npgsql.NpgsqlCommand("SELECT id, embedding::real[] FROM memories WHERE tenant_id = $1 AND user_id = $2", conn);
         cmd.Parameters.AddWithValue(tenant);
         cmd.Parameters.AddWithValue(user);
-        cmd.Parameters.AddWithValue(vector);
-        cmd.Parameters.AddWithValue(k);
-        var ids = new List<string>();
+        var scored = new List<(Guid Id, double Cosine)>();
         await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) ids.Add(reader.GetGuid(0).ToString());
-        return ids;
+        while (await reader.ReadAsync())
+        {
+            var v = reader.GetFieldValue<float[]>(1);
+            double dot = 0, na = 0, nb = 0;
+            for (var i = 0; i < v.Length; i++) { dot += (double)v[i] * vector[i]; na += (double)v[i] * v[i]; nb += (double)vector[i] * vector[i]; }
+            scored.Add((reader.GetGuid(0), dot / Math.Sqrt(na * nb)));
+        }
+        return scored.OrderByDescending(s => s.Cosine).ThenBy(s => s.Id).Take(k).Select(s => s.Id.ToString()).ToList();
     }
 
     private static string Words(int i)

@@ -98,13 +98,13 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         var vector = searchMemories || searchKnowledge ? await embedder.EmbedAsync(spec.Query!, ct) : null;
         var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", ct);
         var user = view.User ?? OwnerIndex.Empty;
-        var current = Enumerable.Range(0, user.Count).Where(i => user.Memories[i].ExpiresAt is not { } e || e > now).ToList();
+        var current = Enumerable.Range(0, user.Count).Where(i => user.Rows[i].Memory.ExpiresAt is not { } e || e > now).ToList();
 
         // Preferences: current ones only, by importance, whatever the query.
         if (spec.Sections.Contains(ContextSection.Preferences))
         {
-            var preferences = current.Where(i => user.Memories[i].Kind == MemoryKind.Preference)
-                .OrderByDescending(i => user.Memories[i].Importance).ThenByDescending(i => user.Memories[i].ObservedAt).Take(MaxPreferences);
+            var preferences = current.Where(i => user.Rows[i].Memory.Kind == MemoryKind.Preference)
+                .OrderByDescending(i => user.Rows[i].Memory.Importance).ThenByDescending(i => user.Rows[i].Memory.ObservedAt).Take(MaxPreferences);
             foreach (var i in preferences)
             {
                 var m = user.MemoryAt(i);
@@ -117,9 +117,9 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         // section; the score falls with rank so newer events outlast older ones.
         if (spec.Sections.Contains(ContextSection.Events))
         {
-            var events = current.Where(i => user.Memories[i].Kind == MemoryKind.Event)
-                .OrderByDescending(i => user.Memories[i].ObservedAt).ThenByDescending(i => user.Memories[i].Id)
-                .Where(i => taken.Add(user.Memories[i].Id)).Take(MaxEvents);
+            var events = current.Where(i => user.Rows[i].Memory.Kind == MemoryKind.Event)
+                .OrderByDescending(i => user.Rows[i].Memory.ObservedAt).ThenByDescending(i => user.Rows[i].Memory.Id)
+                .Where(i => taken.Add(user.Rows[i].Memory.Id)).Take(MaxEvents);
             var rank = 0;
             foreach (var i in events)
                 items.Add(Item(ContextSection.Events, user.MemoryAt(i), 1 - (double)rank++ / MaxEvents, spec.Format));

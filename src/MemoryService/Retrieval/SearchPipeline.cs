@@ -107,9 +107,9 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         int i = 0, j = 0;
         while (i < a.Count || j < b.Count)
         {
-            var takeA = j >= b.Count || (i < a.Count && (a.Memories[i].ObservedAt, a.Seq[i]).CompareTo((b.Memories[j].ObservedAt, b.Seq[j])) <= 0);
+            var takeA = j >= b.Count || (i < a.Count && (a.Rows[i].Memory.ObservedAt, a.Rows[i].Seq).CompareTo((b.Rows[j].Memory.ObservedAt, b.Rows[j].Seq)) <= 0);
             var row = takeA ? new Ranked(a, i++) : new Ranked(b, j++);
-            if (Matches(row.Index.Memories[row.Row], q, now)) rows.Add(row);
+            if (Matches(row.Index.Rows[row.Row].Memory, q, now)) rows.Add(row);
         }
         return rows;
     }
@@ -145,15 +145,15 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         {
             var found = new List<int>();
             foreach (var (ix, map) in slot)
-                if (ix.TermIds.TryGetValue(lexeme, out var t))
-                    foreach (var row in ix.Postings[t])
+                if (ix.Postings.TryGetValue(lexeme, out var holding))
+                    foreach (var row in holding)
                         if (map[row] >= 0) found.Add(map[row]);
             return found;
         }
         double Idf(int df) => Math.Log(1 + (n - df + 0.5) / (df + 0.5));
 
         var length = new double[n];
-        for (var r = 0; r < n; r++) length[r] = rows[r].Index.Terms[rows[r].Row].Length;
+        for (var r = 0; r < n; r++) length[r] = rows[r].Index.Rows[rows[r].Row].Lexemes.Length;
         var avgLength = Math.Max(length.Average(), 1);
         double Norm(int r) => (o.Bm25K1 + 1) / (1 + o.Bm25K1 * (1 - o.Bm25B + o.Bm25B * length[r] / avgLength));
 
@@ -172,12 +172,11 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         if (o.FeedbackDocuments > 0 && o.FeedbackTerms > 0)
         {
             var best = Enumerable.Range(0, n).Where(r => hit[r]).OrderByDescending(r => matched[r] * Norm(r))
-                .ThenBy(r => rows[r].Index.Memories[rows[r].Row].Id).Take(o.FeedbackDocuments);
+                .ThenBy(r => rows[r].Index.Rows[rows[r].Row].Memory.Id).Take(o.FeedbackDocuments);
             var tf = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var r in best)
-                foreach (var t in rows[r].Index.Terms[rows[r].Row])
+                foreach (var word in rows[r].Index.Rows[rows[r].Row].Lexemes)
                 {
-                    var word = rows[r].Index.TermText[t];
                     if (Array.IndexOf(query, word) < 0) tf[word] = tf.GetValueOrDefault(word) + 1;
                 }
             var expansion = tf.Select(e => (Word: e.Key, Tf: e.Value, Holding: Holding(e.Key)))
@@ -196,18 +195,19 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         for (var r = 0; r < n; r++)
         {
             var (ix, row) = rows[r];
-            if (ix.Vectors[row] is { } v && v.Length == vector.Length && ix.Memories[row].EmbeddingModel == embedder.ModelId)
-                similarity[r] = VectorMath.Cosine(v, ix.Norms[row], vector, queryNorm);
+            var x = ix.Rows[row];
+            if (x.Vector is { } v && v.Length == vector.Length && x.Memory.EmbeddingModel == embedder.ModelId)
+                similarity[r] = VectorMath.Cosine(v, x.Norm, vector, queryNorm);
         }
 
-        Guid IdOf(int r) => rows[r].Index.Memories[rows[r].Row].Id;
+        Guid IdOf(int r) => rows[r].Index.Rows[rows[r].Row].Memory.Id;
         var picked = Enumerable.Range(0, n).Where(r => similarity[r] is not null)
             .OrderByDescending(r => similarity[r]).ThenBy(IdOf).Take(o.CandidatesPerSignal)
             .Union(Enumerable.Range(0, n).Where(r => hit[r]).OrderByDescending(r => matched[r] * Norm(r)).ThenBy(IdOf).Take(o.CandidatesPerSignal));
         return picked.Select(r =>
         {
             var (ix, row) = rows[r];
-            var m = ix.Memories[row];
+            var m = ix.Rows[row].Memory;
             return new Candidate(m.Id, similarity[r], hit[r] ? matched[r] * Norm(r) : 0, m.ObservedAt, m.Importance, ix.AccessCount(row),
                 m.CreatedAt, Position: r + 1, Row: r);
         }).ToList();

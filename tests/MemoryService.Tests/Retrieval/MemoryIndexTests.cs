@@ -1,0 +1,169 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using MemoryService.Memories;
+using MemoryService.Retrieval;
+using MemoryService.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace MemoryService.Tests.Retrieval;
+
+/// <summary>A second service process over the same database, as a second replica behind a load balancer would be.</summary>
+public sealed class ReplicaFactory(string connectionString) : ApiFactory(connectionString);
+
+/// <summary>
+/// The in-memory index each replica keeps per owner: it must never serve a state older than the database, whoever
+/// wrote (this replica, another one, plain SQL), and a reload after a change must equal a full load.
+/// </summary>
+public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    private static StringContent Body(object body) => new(JsonSerializer.Serialize(body, ApiFactory.Json), Encoding.UTF8, "application/json");
+
+    private static async Task<List<string>> Contents(HttpClient http, string user, string query)
+    {
+        var result = await ApiFactory.ReadAsync<JsonElement>(await http.PostAsync($"/v1/users/{user}/memories/search",
+            Body(new { query, limit = 50, include_knowledge = false })));
+        return result.GetProperty("items").EnumerateArray().Select(h => h.GetProperty("memory").GetProperty("content").GetString()!).ToList();
+    }
+
+    private static async Task<string> Create(HttpClient http, string user, string content) =>
+        (await ApiFactory.ReadAsync<JsonElement>(await http.PostAsync($"/v1/users/{user}/memories", Body(new { content })))).GetProperty("id").GetString()!;
+
+    [Fact]
+    public async Task AReplicaWithAWarmIndexSeesAnotherReplicasWritesAtOnce()
+    {
+        using var t = await api.NewTenantAsync();
+        await using var replica = new ReplicaFactory(api.ConnectionString);
+        using var other = replica.CreateClient();
+        other.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+
+        var first = await Create(t.Http, "u", "Drinks oat milk in coffee");
+        Assert.Equal(["Drinks oat milk in coffee"], await Contents(other, "u", "coffee milk")); // warm on the other replica
+
+        await Create(t.Http, "u", "Takes coffee black on weekends");
+        Assert.Equal(2, (await Contents(other, "u", "coffee")).Count);
+
+        Assert.Equal(HttpStatusCode.OK, (await t.Http.PatchAsync($"/v1/users/u/memories/{first}",
+            new StringContent("""{"content":"Drinks soy milk in coffee"}""", Encoding.UTF8, "application/merge-patch+json"))).StatusCode);
+        Assert.Contains("Drinks soy milk in coffee", await Contents(other, "u", "coffee milk"));
+        Assert.DoesNotContain("Drinks oat milk in coffee", await Contents(other, "u", "coffee milk"));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await t.Http.DeleteAsync($"/v1/users/u/memories/{first}")).StatusCode);
+        Assert.Equal(["Takes coffee black on weekends"], await Contents(other, "u", "coffee milk"));
+    }
+
+    [Fact]
+    public async Task ChangesMadeInSqlBehindTheServicesBackAreServed()
+    {
+        using var t = await api.NewTenantAsync();
+        var id = await Create(t.Http, "u", "Plays the cello every evening");
+        await Create(t.Http, "u", "Plays tennis on Sundays");
+        Assert.Equal(2, (await Contents(t.Http, "u", "plays")).Count); // cached now
+
+        await api.QueryScalarAsync<int>("UPDATE memories SET content = 'Plays the viola every evening' WHERE id = $1 RETURNING 1", Guid.Parse(id));
+        Assert.Contains("Plays the viola every evening", await Contents(t.Http, "u", "viola"));
+
+        await api.QueryScalarAsync<int>("UPDATE memories SET valid_to = now() WHERE id = $1 RETURNING 1", Guid.Parse(id));
+        Assert.Equal(["Plays tennis on Sundays"], await Contents(t.Http, "u", "plays"));
+
+        await api.QueryScalarAsync<int>("DELETE FROM memories WHERE tenant_id = $1 RETURNING 1", t.TenantId);
+        Assert.Empty(await Contents(t.Http, "u", "plays"));
+    }
+
+    [Fact]
+    public async Task EveryWriteMovesTheOwnersVersionButAccessStatisticsDoNot()
+    {
+        using var t = await api.NewTenantAsync();
+        await Create(t.Http, "u", "Likes hiking in the Alps");
+        async Task<long> UserVersion() => await api.QueryScalarAsync<long>("SELECT memory_version FROM users WHERE tenant_id = $1 AND id = 'u'", t.TenantId);
+        async Task<long> KnowledgeVersion() => await api.QueryScalarAsync<long>("SELECT knowledge_version FROM tenants WHERE id = $1", t.TenantId);
+
+        var before = await UserVersion();
+        Assert.Single(await Contents(t.Http, "u", "hiking"));
+        await api.Services.GetRequiredService<AccessTracker>().FlushAsync(CancellationToken.None);
+        Assert.Equal(1, await api.QueryScalarAsync<int>("SELECT access_count FROM memories WHERE tenant_id = $1", t.TenantId));
+        Assert.Equal(before, await UserVersion());
+
+        await Create(t.Http, "u", "Likes skiing too");
+        var afterWrite = await UserVersion();
+        Assert.True(afterWrite > before);
+
+        var knowledge = await KnowledgeVersion();
+        Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/knowledge", Body(new { content = "Refunds take five days" }))).StatusCode);
+        Assert.True(await KnowledgeVersion() > knowledge);
+        Assert.Equal(afterWrite, await UserVersion());
+    }
+
+    [Fact]
+    public async Task AUserErasedAndCreatedAgainIsNeverServedFromTheOldIndex()
+    {
+        using var t = await api.NewTenantAsync();
+        await Create(t.Http, "u", "Old life: lives in Oslo");
+        Assert.Single(await Contents(t.Http, "u", "lives"));
+        Assert.Equal(HttpStatusCode.NoContent, (await t.Http.DeleteAsync("/v1/users/u")).StatusCode);
+        await Create(t.Http, "u", "New life: lives in Lima");
+        Assert.Equal(["New life: lives in Lima"], await Contents(t.Http, "u", "lives"));
+    }
+
+    [Fact]
+    public async Task AReloadAfterChangesEqualsAFullLoad()
+    {
+        using var t = await api.NewTenantAsync();
+        var items = Enumerable.Range(0, 40).Select(i => new { content = $"Fact number {i} about gardening and tomatoes", importance = 0.5 }).ToList();
+        Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items }))).StatusCode);
+        var owner = new Owner(t.TenantId, "u");
+        await using var conn = new NpgsqlConnection(api.ConnectionString);
+        await conn.OpenAsync();
+        var first = await OwnerIndex.LoadAsync(conn, owner, null, DateTimeOffset.UtcNow, CancellationToken.None);
+
+        // Changes of every kind behind the snapshot: new rows, edited rows, superseded and deleted rows, access counts.
+        await Create(t.Http, "u", "A new fact about roses");
+        await api.QueryScalarAsync<int>("""
+            WITH ids AS (SELECT id, row_number() OVER (ORDER BY seq) AS n FROM memories WHERE tenant_id = $1)
+            UPDATE memories m SET content = m.content || ' (edited)', importance = 0.9 FROM ids WHERE m.id = ids.id AND ids.n % 7 = 0 RETURNING 1
+            """, t.TenantId);
+        await api.QueryScalarAsync<int>("""
+            WITH ids AS (SELECT id, row_number() OVER (ORDER BY seq) AS n FROM memories WHERE tenant_id = $1)
+            UPDATE memories m SET valid_to = now() FROM ids WHERE m.id = ids.id AND ids.n % 11 = 0 RETURNING 1
+            """, t.TenantId);
+        await api.QueryScalarAsync<int>("""
+            WITH ids AS (SELECT id, row_number() OVER (ORDER BY seq) AS n FROM memories WHERE tenant_id = $1)
+            DELETE FROM memories m USING ids WHERE m.id = ids.id AND ids.n % 13 = 0 RETURNING 1
+            """, t.TenantId);
+        await api.QueryScalarAsync<int>("UPDATE memories SET access_count = 3 WHERE tenant_id = $1 AND content LIKE 'Fact number 1 %' RETURNING 1", t.TenantId);
+
+        var reloaded = await OwnerIndex.LoadAsync(conn, owner, first, DateTimeOffset.UtcNow, CancellationToken.None);
+        var full = await OwnerIndex.LoadAsync(conn, owner, null, DateTimeOffset.UtcNow, CancellationToken.None);
+        Assert.Equal(full.Version, reloaded.Version);
+        Assert.True(reloaded.Version > first.Version);
+        Assert.Equal(Describe(full), Describe(reloaded));
+        Assert.Equal(41 - 3 - 3, full.Count); // 41 rows, 3 superseded, 3 deleted
+        // unchanged rows are reused as they were, not read again
+        var unchanged = first.Rows.First(r => r.Memory.Content == "Fact number 0 about gardening and tomatoes");
+        Assert.Same(unchanged, reloaded.Rows.Single(r => r.Memory.Id == unchanged.Memory.Id));
+    }
+
+    private static List<string> Describe(OwnerIndex index) => index.Rows.Select(r =>
+        $"{r.Memory.Id} {r.Memory.Content} {r.Memory.Importance} {r.Memory.AccessCount} {r.Xmin} {r.Seq} {string.Join(',', r.Lexemes)} " +
+        $"{r.Vector?.Sum():R} {r.Norm:R}").ToList();
+
+    [Fact]
+    public async Task WithNoCacheEverySearchReadsTheDatabaseAndRanksTheSame()
+    {
+        using var t = await api.NewTenantAsync();
+        foreach (var c in new[] { "Allergic to peanuts", "Loves peanut butter cookies", "Goes running at dawn" })
+            await Create(t.Http, "u", c);
+        var cached = await Contents(t.Http, "u", "peanut allergy");
+
+        await using var uncached = new ReplicaFactory(api.ConnectionString);
+        uncached.Settings["Retrieval:IndexCacheMegabytes"] = "0";
+        using var http = uncached.CreateClient();
+        http.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        var index = uncached.Services.GetRequiredService<MemoryIndex>();
+        var loads = index.Loads;
+        Assert.Equal(cached, await Contents(http, "u", "peanut allergy"));
+        Assert.Equal(cached, await Contents(http, "u", "peanut allergy"));
+        Assert.Equal(loads + 2, index.Loads);
+    }
+}

@@ -153,18 +153,27 @@ public sealed class RetrievalTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         foreach (var query in new[] { "apples and oranges", "note about the weather", "bicycle repair" })
         {
-            var hits = await Search(t, "target", new { query, limit = 50, weights = VectorOnly, include_knowledge = false });
+            const int k = 50;
+            var hits = await Search(t, "target", new { query, limit = k, weights = VectorOnly, include_knowledge = false, explain = true });
             var vector = (await api.Services.GetRequiredService<Embedder>().EmbedAsync(query, CancellationToken.None));
-            var exact = await ExactScan(t.TenantId, "target", vector, 50);
-            Assert.Equal(exact, hits.Select(IdOf).ToList());
+            var exact = await ExactScan(t.TenantId, "target", vector);
+            var kth = exact.Values.OrderDescending().ElementAt(k - 1);
+            var returned = hits.Select(IdOf).ToList();
+            // Exactly the top k: everything above the k-th cosine is returned, nothing below it, in order (floating-point
+            // ties, 1e-9 apart, may come in either order), each with its true cosine.
+            Assert.Equal(k, returned.Distinct().Count());
+            Assert.All(exact.Where(e => e.Value > kth + 1e-9), e => Assert.Contains(e.Key, returned));
+            Assert.All(returned, id => Assert.True(exact[id] >= kth - 1e-9));
+            for (var i = 1; i < k; i++) Assert.True(exact[returned[i - 1]] >= exact[returned[i]] - 1e-9);
+            Assert.All(hits, h => Assert.Equal(exact[IdOf(h)], h.GetProperty("explain").GetProperty("similarity").GetDouble(), 1e-6));
         }
     }
 
     /// <summary>
     /// The exact answer, computed here: every one of the user's stored vectors read over a plain connection (sequential
-    /// scan, no index), the cosine in double precision, ties by id.
+    /// scan, no index), with its cosine to the query in double precision.
     /// </summary>
-    private async Task<List<string>> ExactScan(Guid tenant, string user, float[] vector, int k)
+    private async Task<Dictionary<string, double>> ExactScan(Guid tenant, string user, float[] vector)
     {
         await using var conn = new Npgsql.NpgsqlConnection(api.ConnectionString);
         await conn.OpenAsync();
@@ -173,16 +182,16 @@ public sealed class RetrievalTests(ApiFactory api) : IClassFixture<ApiFactory>
         await using var cmd = new Npgsql.NpgsqlCommand("SELECT id, embedding::real[] FROM memories WHERE tenant_id = $1 AND user_id = $2", conn);
         cmd.Parameters.AddWithValue(tenant);
         cmd.Parameters.AddWithValue(user);
-        var scored = new List<(Guid Id, double Cosine)>();
+        var scored = new Dictionary<string, double>();
         await using var reader = await cmd.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
             var v = reader.GetFieldValue<float[]>(1);
             double dot = 0, na = 0, nb = 0;
             for (var i = 0; i < v.Length; i++) { dot += (double)v[i] * vector[i]; na += (double)v[i] * v[i]; nb += (double)vector[i] * vector[i]; }
-            scored.Add((reader.GetGuid(0), dot / Math.Sqrt(na * nb)));
+            scored[reader.GetGuid(0).ToString()] = dot / Math.Sqrt(na * nb);
         }
-        return scored.OrderByDescending(s => s.Cosine).ThenBy(s => s.Id).Take(k).Select(s => s.Id.ToString()).ToList();
+        return scored;
     }
 
     private static string Words(int i)

@@ -47,6 +47,28 @@ public static class ExplainSearch
             await using var reader = await cmd.ExecuteReaderAsync();
             while (await reader.ReadAsync()) Console.WriteLine(reader.GetString(0));
         }
+
+        // What a cache miss costs in the service: a full load of each of the first users' indexes, timed.
+        var users = new List<string>();
+        await using (var list = new NpgsqlCommand("SELECT id FROM users WHERE tenant_id = $1 ORDER BY id LIMIT 50", conn))
+        {
+            list.Parameters.AddWithValue(tenant);
+            await using var r = await list.ExecuteReaderAsync();
+            while (await r.ReadAsync()) users.Add(r.GetString(0));
+        }
+        foreach (var pass in new[] { "first", "second" })
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            var cpu = Environment.TickCount64;
+            var process = System.Diagnostics.Process.GetCurrentProcess();
+            var before = process.TotalProcessorTime;
+            long rows = 0;
+            foreach (var u in users)
+                rows += (await OwnerIndex.LoadAsync(conn, new MemoryService.Memories.Owner(tenant, u), null, DateTimeOffset.UtcNow, CancellationToken.None)).Count;
+            process.Refresh();
+            Console.WriteLine($"full index load, {pass} pass: {users.Count} users, {rows / Math.Max(1, users.Count)} rows each, " +
+                $"{sw.Elapsed.TotalMilliseconds / users.Count:F2} ms per load, {(process.TotalProcessorTime - before).TotalMilliseconds / users.Count:F2} ms CPU in this process");
+        }
         return 0;
     }
 }

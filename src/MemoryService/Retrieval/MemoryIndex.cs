@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using MemoryService.Memories;
 using Microsoft.Extensions.Caching.Memory;
@@ -7,7 +10,8 @@ using Npgsql;
 namespace MemoryService.Retrieval;
 
 /// <summary>One current memory as the index holds it. Immutable: a reload reuses the rows that did not change.</summary>
-public sealed record IndexRow(Memory Memory, long Xmin, long Seq, float[]? Vector, double Norm, string[] Lexemes);
+/// <remarks>An index read for one request only holds no vectors but each row's <see cref="Similarity"/> to that request's query.</remarks>
+public sealed record IndexRow(Memory Memory, long Xmin, long Seq, float[]? Vector, double Norm, string[] Lexemes, double? Similarity = null);
 
 /// <summary>
 /// One owner's current memories (a user's, or a tenant's knowledge) as search and context read them: the rows in
@@ -81,17 +85,56 @@ public sealed class OwnerIndex
     private const string Columns = """
         id, xmin::text::bigint, seq, kind, content, key, tags, metadata::text, importance, confidence, source, observed_at, created_at,
         updated_at, valid_from, expires_at, superseded_by, version, access_count, last_accessed_at, embedding_model,
-        embedding::real[], tsvector_to_array(search_text)
+        tsvector_to_array(search_text)
         """;
 
     private static string Owned(bool knowledge) => $"tenant_id = $1 AND {(knowledge ? "user_id IS NULL" : "user_id = $2")} AND valid_to IS NULL";
 
-    /// <summary>An owner's current rows in recording order ($1 tenant, $2 user). Internal so the bench explains this text.</summary>
-    internal static string RowsSql(bool knowledge) => $"SELECT {Columns} FROM memories WHERE {Owned(knowledge)} ORDER BY observed_at, seq";
+    /// <summary>
+    /// An owner's current rows with their vectors ($1 tenant, $2 user), for an index kept in memory. The vector comes
+    /// in pgvector's binary form: Npgsql decodes a real[] element by element, ten times slower.
+    /// </summary>
+    internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, vector_send(embedding) FROM memories WHERE {Owned(knowledge)}";
 
     /// <summary>
-    /// The owner's current rows. With a <paramref name="previous"/> snapshot, only rows that are new or changed
-    /// (another xmin: any UPDATE, access statistics included) are read in full; the rest are reused as they are.
+    /// An owner's current rows with, instead of vectors, their cosine to one query (then $3 or $2 model, $4 or $3
+    /// vector): for an owner read for one request only, so 1.5 KB per row never crosses the wire.
+    /// </summary>
+    internal static string QueryRowsSql(bool knowledge)
+    {
+        var (model, vector) = knowledge ? ("$2", "$3") : ("$3", "$4");
+        return $"SELECT {Columns}, CASE WHEN embedding_model = {model} THEN 1 - (embedding <=> {vector}::real[]::vector) END " +
+            $"FROM memories WHERE {Owned(knowledge)}";
+    }
+
+    internal static NpgsqlBatchCommand RowsCommand(Owner owner, string? model = null, float[]? vector = null)
+    {
+        var command = Command(owner, model is null ? RowsSql(owner.IsKnowledge) : QueryRowsSql(owner.IsKnowledge));
+        if (model is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = model });
+            command.Parameters.Add(new NpgsqlParameter<float[]> { TypedValue = vector! });
+        }
+        return command;
+    }
+
+    /// <summary>Reads the rows of <see cref="RowsSql"/> or <see cref="QueryRowsSql"/>, in recording order.</summary>
+    internal static async Task<List<IndexRow>> ReadRowsAsync(NpgsqlDataReader reader, Owner owner, HashSet<string> canonical, CancellationToken ct)
+    {
+        var rows = new List<IndexRow>();
+        while (await reader.ReadAsync(ct)) rows.Add(Read(reader, owner, canonical));
+        rows.Sort(InRecordingOrder);
+        return rows;
+    }
+
+    private static int InRecordingOrder(IndexRow a, IndexRow b) => (a.Memory.ObservedAt, a.Seq).CompareTo((b.Memory.ObservedAt, b.Seq));
+
+    internal static OwnerIndex Create(long version, DateTimeOffset loadedAt, List<IndexRow> rows) => new(version, loadedAt, rows.ToArray());
+
+    /// <summary>
+    /// The owner's current rows with vectors, for the cache. With a <paramref name="previous"/> snapshot, only rows
+    /// that are new or changed (another xmin: any UPDATE, access statistics included) are read in full; the rest
+    /// are reused as they are.
     /// </summary>
     internal static async Task<OwnerIndex> LoadAsync(NpgsqlConnection connection, Owner owner, OwnerIndex? previous, DateTimeOffset now,
         CancellationToken ct)
@@ -102,47 +145,41 @@ public sealed class OwnerIndex
         batch.BatchCommands.Add(Command(owner, owner.IsKnowledge
             ? "SELECT knowledge_version FROM tenants WHERE id = $1"
             : "SELECT memory_version FROM users WHERE tenant_id = $1 AND id = $2"));
-        batch.BatchCommands.Add(Command(owner, previous is null
-            ? RowsSql(owner.IsKnowledge)
-            : $"SELECT id, xmin::text::bigint FROM memories WHERE {Owned(owner.IsKnowledge)} ORDER BY observed_at, seq"));
+        batch.BatchCommands.Add(previous is null
+            ? RowsCommand(owner)
+            : Command(owner, $"SELECT id, xmin::text::bigint FROM memories WHERE {Owned(owner.IsKnowledge)}"));
 
         long version;
-        var canonical = new HashSet<string>(previous?.Postings.Keys ?? Enumerable.Empty<string>(), StringComparer.Ordinal);
-        var rows = new List<IndexRow>();
+        var canonical = new HashSet<string>(previous?.Rows.SelectMany(r => r.Memory.Tags.Concat(r.Lexemes)) ?? [], StringComparer.Ordinal);
         var wanted = new List<(Guid Id, long Xmin)>();
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
             if (!await reader.ReadAsync(ct)) return Empty;
             version = reader.GetInt64(0);
             await reader.NextResultAsync(ct);
-            if (previous is null)
-                while (await reader.ReadAsync(ct)) rows.Add(Read(reader, owner, canonical));
-            else
-                while (await reader.ReadAsync(ct)) wanted.Add((reader.GetGuid(0), reader.GetInt64(1)));
+            if (previous is null) return Create(version, now, await ReadRowsAsync(reader, owner, canonical, ct));
+            while (await reader.ReadAsync(ct)) wanted.Add((reader.GetGuid(0), reader.GetInt64(1)));
         }
-        if (previous is null) return new OwnerIndex(version, now, rows.ToArray());
 
         var known = new Dictionary<Guid, IndexRow>(previous.Count);
         foreach (var row in previous.Rows) known[row.Memory.Id] = row;
         var changed = wanted.Where(w => !known.TryGetValue(w.Id, out var row) || row.Xmin != w.Xmin).Select(w => w.Id).ToArray();
         if (changed.Length > 0)
         {
-            await using var cmd = new NpgsqlCommand($"SELECT {Columns} FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND valid_to IS NULL", connection);
+            await using var cmd = new NpgsqlCommand(
+                $"SELECT {Columns}, vector_send(embedding) FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND valid_to IS NULL", connection);
             cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = changed });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var row = Read(reader, owner, canonical);
-                known[row.Memory.Id] = row;
-            }
+            foreach (var row in await ReadRowsAsync(reader, owner, canonical, ct)) known[row.Memory.Id] = row;
         }
         // A row changed again (or deleted) between the two reads keeps its newer state or drops out: still never older
         // than the version, which has moved on and will bring the next request back here.
+        var rows = new List<IndexRow>(wanted.Count);
         foreach (var (id, _) in wanted)
             if (known.TryGetValue(id, out var row)) rows.Add(row);
-        rows.Sort((a, b) => (a.Memory.ObservedAt, a.Seq).CompareTo((b.Memory.ObservedAt, b.Seq)));
-        return new OwnerIndex(version, now, rows.ToArray());
+        rows.Sort(InRecordingOrder);
+        return Create(version, now, rows);
     }
 
     private static NpgsqlBatchCommand Command(Owner owner, string sql)
@@ -151,6 +188,15 @@ public sealed class OwnerIndex
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
         if (!owner.IsKnowledge) command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = owner.UserId! });
         return command;
+    }
+
+    /// <summary>One string per distinct lexeme, tag or model name in the index, not one per row that holds it.</summary>
+    private static string[] Canonical(string[] strings, HashSet<string> canonical)
+    {
+        for (var i = 0; i < strings.Length; i++)
+            if (canonical.TryGetValue(strings[i], out var same)) strings[i] = same;
+            else canonical.Add(strings[i]);
+        return strings;
     }
 
     private static IndexRow Read(NpgsqlDataReader reader, Owner owner, HashSet<string> canonical)
@@ -163,8 +209,8 @@ public sealed class OwnerIndex
             Kind = Enum.Parse<MemoryKind>(reader.GetString(3), ignoreCase: true),
             Content = reader.GetString(4),
             Key = reader.IsDBNull(5) ? null : reader.GetString(5),
-            Tags = reader.GetFieldValue<string[]>(6),
-            Metadata = JsonNode.Parse(reader.GetString(7))!.AsObject(),
+            Tags = Canonical(reader.GetFieldValue<string[]>(6), canonical),
+            Metadata = reader.GetString(7) is var json && json == "{}" ? [] : JsonNode.Parse(json)!.AsObject(), // the common case, small
             Importance = reader.GetFloat(8),
             Confidence = reader.GetFloat(9),
             Source = Enum.Parse<MemorySource>(reader.GetString(10), ignoreCase: true),
@@ -177,15 +223,28 @@ public sealed class OwnerIndex
             Version = reader.GetInt32(17),
             AccessCount = reader.GetInt32(18),
             LastAccessedAt = reader.IsDBNull(19) ? null : reader.GetFieldValue<DateTimeOffset>(19),
-            EmbeddingModel = reader.IsDBNull(20) ? null : reader.GetString(20),
+            EmbeddingModel = reader.IsDBNull(20) ? null : Canonical([reader.GetString(20)], canonical)[0],
         };
-        var vector = reader.IsDBNull(21) ? null : reader.GetFieldValue<float[]>(21);
-        // One string per distinct lexeme in the index, not one per row that holds it.
-        var lexemes = reader.GetFieldValue<string[]>(22);
-        for (var i = 0; i < lexemes.Length; i++)
-            if (canonical.TryGetValue(lexemes[i], out var same)) lexemes[i] = same;
-            else canonical.Add(lexemes[i]);
-        return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes);
+        var lexemes = Canonical(reader.GetFieldValue<string[]>(21), canonical);
+        float[]? vector = null;
+        double? similarity = null;
+        if (reader.IsDBNull(22)) { }
+        else if (reader.GetFieldType(22) == typeof(double)) similarity = reader.GetDouble(22);
+        else vector = ReadVector(reader, 22);
+        return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes, similarity);
+    }
+
+    /// <summary>pgvector's binary form: int16 dimensions, int16 unused, then big-endian float4s.</summary>
+    private static float[] ReadVector(NpgsqlDataReader reader, int ordinal)
+    {
+        using var stream = reader.GetStream(ordinal);
+        Span<byte> header = stackalloc byte[4];
+        stream.ReadExactly(header);
+        var vector = new float[BinaryPrimitives.ReadInt16BigEndian(header)];
+        var ints = MemoryMarshal.Cast<float, int>(vector.AsSpan());
+        stream.ReadExactly(MemoryMarshal.AsBytes(ints));
+        if (BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(ints, ints);
+        return vector;
     }
 }
 
@@ -199,27 +258,34 @@ public sealed record IndexView(string[] QueryLexemes, OwnerIndex? User, OwnerInd
 /// <summary>
 /// Keeps owners' indexes in memory, within a byte budget, and proves them current on every use: each request reads
 /// the owners' versions (moved by a trigger in the same transaction as any write) with the query's analysis, and
-/// a snapshot is used only if its version still matches; otherwise it is loaded again. Nothing here needs
-/// invalidating by hand, and any number of replicas stay exact.
+/// a cached index is used only if its version still matches; otherwise only its changed rows are read again.
+/// Nothing here needs invalidating by hand, and any number of replicas stay exact.
+/// An owner not cached is read for the request alone, with PostgreSQL computing each row's cosine so no vector
+/// crosses the wire, and is admitted to the cache while there is room, or once it is requested often.
 /// </summary>
 public sealed class MemoryIndex : IDisposable
 {
     private readonly NpgsqlDataSource _dataSource;
+    private readonly Embedder _embedder;
     private readonly TimeProvider _clock;
     private readonly MemoryCache? _cache;
-    private readonly TimeSpan _maxAge;
+    private readonly long _budget;
+    private readonly RetrievalOptions _options;
+    private readonly ConcurrentDictionary<(Guid, string?), (int Count, long Since)> _misses = new();
+    private long _nextAdmission;
 
-    public MemoryIndex(NpgsqlDataSource dataSource, IOptions<RetrievalOptions> options, TimeProvider clock)
+    public MemoryIndex(NpgsqlDataSource dataSource, Embedder embedder, IOptions<RetrievalOptions> options, TimeProvider clock)
     {
         _dataSource = dataSource;
+        _embedder = embedder;
         _clock = clock;
-        var o = options.Value;
-        _maxAge = TimeSpan.FromSeconds(o.IndexMaxAgeSeconds);
-        if (o.IndexCacheMegabytes > 0)
-            _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = o.IndexCacheMegabytes * 1024L * 1024, CompactionPercentage = 0.2 });
+        _options = options.Value;
+        _budget = _options.IndexCacheMegabytes * 1024L * 1024;
+        if (_budget > 0)
+            _cache = new MemoryCache(new MemoryCacheOptions { SizeLimit = _budget, CompactionPercentage = 0.1, TrackStatistics = true });
     }
 
-    /// <summary>Indexes loaded since start (cache misses), for the status endpoint and benchmarks.</summary>
+    /// <summary>Indexes read since start (cached, reloaded or read for one request), for tests and benchmarks.</summary>
     public long Loads => Interlocked.Read(ref _loads);
     private long _loads;
 
@@ -230,44 +296,101 @@ public sealed class MemoryIndex : IDisposable
         FROM tenants t WHERE t.id = $1
         """;
 
-    public async Task<IndexView> OpenAsync(Owner owner, bool includeKnowledge, string query, CancellationToken ct)
+    private enum Source { Cached, Load, ForQuery }
+
+    /// <summary>
+    /// The query's lexemes and the current index of the user (unless <paramref name="owner"/> is the knowledge owner)
+    /// and of the tenant's knowledge (when <paramref name="includeKnowledge"/>), in one round trip when cached or
+    /// not; <paramref name="vector"/> is the query's embedding (null: no similarity needed).
+    /// </summary>
+    public async Task<IndexView> OpenAsync(Owner owner, bool includeKnowledge, string query, float[]? vector, CancellationToken ct)
     {
+        var now = _clock.GetUtcNow();
+        var parts = new List<(Owner Owner, OwnerIndex? Cached, Source Source)>();
+        if (!owner.IsKnowledge) parts.Add(Plan(owner, now));
+        if (owner.IsKnowledge || includeKnowledge) parts.Add(Plan(owner with { UserId = null }, now));
+
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(connection);
+        var open = new NpgsqlBatchCommand(OpenSql);
+        open.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
+        open.Parameters.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        open.Parameters.Add(new NpgsqlParameter<string> { TypedValue = query });
+        batch.BatchCommands.Add(open);
+        // Rows are read after the versions, in later statements: at least as new as the versions they are labelled with.
+        foreach (var part in parts.Where(p => p.Source != Source.Cached))
+            batch.BatchCommands.Add(part.Source == Source.Load
+                ? OwnerIndex.RowsCommand(part.Owner)
+                : OwnerIndex.RowsCommand(part.Owner, vector is null ? "" : _embedder.ModelId, vector ?? [0f])); // "" matches no row
+
         string[] lexemes;
-        long? userVersion, knowledgeVersion;
         string? template;
-        await using (var cmd = new NpgsqlCommand(OpenSql, connection))
+        var versions = new long?[parts.Count];
+        var read = new OwnerIndex?[parts.Count];
+        await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
-            cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
-            cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
-            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = query });
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            if (!await reader.ReadAsync(ct)) return new IndexView([], owner.IsKnowledge ? null : OwnerIndex.Empty, OwnerIndex.Empty, null);
+            if (!await reader.ReadAsync(ct)) throw new InvalidOperationException($"Tenant {owner.TenantId} does not exist.");
             lexemes = reader.GetFieldValue<string[]>(0);
-            userVersion = reader.IsDBNull(1) ? null : reader.GetInt64(1);
-            knowledgeVersion = reader.GetInt64(2);
+            for (var i = 0; i < parts.Count; i++)
+                versions[i] = parts[i].Owner.IsKnowledge ? reader.GetInt64(2) : reader.IsDBNull(1) ? null : reader.GetInt64(1);
             template = reader.IsDBNull(3) ? null : reader.GetString(3);
+            for (var i = 0; i < parts.Count; i++)
+            {
+                if (parts[i].Source == Source.Cached) continue;
+                await reader.NextResultAsync(ct);
+                var rows = await OwnerIndex.ReadRowsAsync(reader, parts[i].Owner, new HashSet<string>(StringComparer.Ordinal), ct);
+                read[i] = versions[i] is { } v ? OwnerIndex.Create(v, now, rows) : OwnerIndex.Empty;
+                Interlocked.Increment(ref _loads);
+                if (parts[i].Source == Source.Load && read[i] != OwnerIndex.Empty) Store(parts[i].Owner, read[i]!);
+            }
         }
 
-        OwnerIndex? user = null, knowledge = null;
-        if (!owner.IsKnowledge)
-            user = userVersion is { } uv ? await GetAsync(connection, owner, uv, ct) : OwnerIndex.Empty;
-        if (owner.IsKnowledge || includeKnowledge)
-            knowledge = await GetAsync(connection, owner with { UserId = null }, knowledgeVersion.Value, ct);
+        for (var i = 0; i < parts.Count; i++)
+        {
+            if (parts[i].Source != Source.Cached) continue;
+            var cached = parts[i].Cached!;
+            if (versions[i] is not { } version) read[i] = OwnerIndex.Empty; // erased: never served from memory
+            else if (cached.Version == version && now - cached.LoadedAt < TimeSpan.FromSeconds(_options.IndexMaxAgeSeconds)) read[i] = cached;
+            else
+            {
+                read[i] = await OwnerIndex.LoadAsync(connection, parts[i].Owner, cached, now, ct);
+                Interlocked.Increment(ref _loads);
+                Store(parts[i].Owner, read[i]!);
+            }
+        }
+        var user = owner.IsKnowledge ? null : read[0];
+        var knowledge = parts.Count > (owner.IsKnowledge ? 0 : 1) ? read[^1] : null;
         return new IndexView(lexemes, user, knowledge, template);
     }
 
-    private async Task<OwnerIndex> GetAsync(NpgsqlConnection connection, Owner owner, long version, CancellationToken ct)
+    /// <summary>
+    /// Cached; else loaded into the cache while it has room, or when full for an owner asked for at least
+    /// <see cref="RetrievalOptions.IndexAdmitAfterRequests"/> times within a minute (one such admission a second at
+    /// most, so owners asked for evenly cannot churn the cache); else read for this request only.
+    /// </summary>
+    private (Owner, OwnerIndex?, Source) Plan(Owner owner, DateTimeOffset now)
     {
+        if (_cache is null) return (owner, null, Source.ForQuery);
         var key = (owner.TenantId, owner.UserId);
-        var now = _clock.GetUtcNow();
-        var cached = _cache?.Get<OwnerIndex>(key);
-        if (cached is not null && cached.Version == version && now - cached.LoadedAt < _maxAge) return cached;
-        var loaded = await OwnerIndex.LoadAsync(connection, owner, cached, now, ct);
-        Interlocked.Increment(ref _loads);
-        _cache?.Set(key, loaded, new MemoryCacheEntryOptions { Size = loaded.Bytes });
-        return loaded;
+        if (_cache.Get<OwnerIndex>(key) is { } cached) return (owner, cached, Source.Cached);
+        if (_cache.GetCurrentStatistics()?.CurrentEstimatedSize is not { } size || size < _budget * 0.9) return (owner, null, Source.Load);
+
+        var ticks = now.UtcTicks;
+        var (count, since) = _misses.AddOrUpdate(key, (1, ticks),
+            (_, m) => ticks - m.Since > TimeSpan.TicksPerMinute ? (1, ticks) : (m.Count + 1, m.Since));
+        if (_misses.Count > 100_000) _misses.Clear();
+        var next = Interlocked.Read(ref _nextAdmission);
+        if (count >= _options.IndexAdmitAfterRequests && ticks >= next
+            && Interlocked.CompareExchange(ref _nextAdmission, ticks + TimeSpan.TicksPerSecond, next) == next)
+        {
+            _misses.TryRemove(key, out _);
+            return (owner, null, Source.Load);
+        }
+        return (owner, null, Source.ForQuery);
     }
+
+    private void Store(Owner owner, OwnerIndex index) =>
+        _cache?.Set((owner.TenantId, owner.UserId), index, new MemoryCacheEntryOptions { Size = index.Bytes });
 
     public void Dispose() => _cache?.Dispose();
 }

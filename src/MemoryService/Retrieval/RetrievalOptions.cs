@@ -51,6 +51,12 @@ public sealed class RetrievalOptions
     /// </summary>
     [Range(1, 86_400)] public int IndexMaxAgeSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// When the cache is full, an owner is admitted (evicting the least used) once asked for this many times within a
+    /// minute; until then its rows are read for each request, with PostgreSQL computing the cosines.
+    /// </summary>
+    [Range(1, 1000)] public int IndexAdmitAfterRequests { get; set; } = 3;
+
     /// <summary>How often batched access statistics are written.</summary>
     [Range(50, 60_000)] public int AccessFlushMilliseconds { get; set; } = 1000;
 }

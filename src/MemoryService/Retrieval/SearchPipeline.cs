@@ -42,7 +42,7 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         var vector = query.QueryVector ?? await embedder.EmbedAsync(query.Query, ct);
 
         // 2a. the query's lexemes and the owner's current rows (user, and knowledge when asked), proven current
-        var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, ct);
+        var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, vector, ct);
         return Rank(view, query, vector);
     }
 
@@ -196,8 +196,9 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         {
             var (ix, row) = rows[r];
             var x = ix.Rows[row];
-            if (x.Vector is { } v && v.Length == vector.Length && x.Memory.EmbeddingModel == embedder.ModelId)
-                similarity[r] = VectorMath.Cosine(v, x.Norm, vector, queryNorm);
+            if (x.Memory.EmbeddingModel != embedder.ModelId) continue;
+            if (x.Vector is { } v) similarity[r] = v.Length == vector.Length ? VectorMath.Cosine(v, x.Norm, vector, queryNorm) : null;
+            else if (x.Similarity is { } cosine && !double.IsNaN(cosine)) similarity[r] = cosine; // computed by PostgreSQL for this query
         }
 
         Guid IdOf(int r) => rows[r].Index.Rows[rows[r].Row].Memory.Id;

@@ -151,22 +151,29 @@ public sealed class RetrievalTests(ApiFactory api) : IClassFixture<ApiFactory>
             """, t.TenantId);
         Assert.Equal(50300L, await api.QueryScalarAsync<long>("SELECT count(*) FROM memories WHERE tenant_id = $1", t.TenantId));
 
-        foreach (var query in new[] { "apples and oranges", "note about the weather", "bicycle repair" })
-        {
-            const int k = 50;
-            var hits = await Search(t, "target", new { query, limit = k, weights = VectorOnly, include_knowledge = false, explain = true });
-            var vector = (await api.Services.GetRequiredService<Embedder>().EmbedAsync(query, CancellationToken.None));
-            var exact = await ExactScan(t.TenantId, "target", vector);
-            var kth = exact.Values.OrderDescending().ElementAt(k - 1);
-            var returned = hits.Select(IdOf).ToList();
-            // Exactly the top k: everything above the k-th cosine is returned, nothing below it, in order (floating-point
-            // ties, 1e-9 apart, may come in either order), each with its true cosine.
-            Assert.Equal(k, returned.Distinct().Count());
-            Assert.All(exact.Where(e => e.Value > kth + 1e-9), e => Assert.Contains(e.Key, returned));
-            Assert.All(returned, id => Assert.True(exact[id] >= kth - 1e-9));
-            for (var i = 1; i < k; i++) Assert.True(exact[returned[i - 1]] >= exact[returned[i]] - 1e-9);
-            Assert.All(hits, h => Assert.Equal(exact[IdOf(h)], h.GetProperty("explain").GetProperty("similarity").GetDouble(), 1e-6));
-        }
+        // Both ways an owner is searched: from the index this replica keeps in memory (cosines in double precision),
+        // and read for the request alone by a replica with no cache (cosines by pgvector, in float: ties within 1e-6).
+        await using var uncached = new ReplicaFactory(api.ConnectionString);
+        uncached.Settings["Retrieval:IndexCacheMegabytes"] = "0";
+        using var cold = uncached.CreateClient();
+        cold.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        foreach (var (client, tie) in new[] { (t, 1e-9), (t with { Http = cold }, 1e-6) })
+            foreach (var query in new[] { "apples and oranges", "note about the weather", "bicycle repair" })
+            {
+                const int k = 50;
+                var hits = await Search(client, "target", new { query, limit = k, weights = VectorOnly, include_knowledge = false, explain = true });
+                var vector = (await api.Services.GetRequiredService<Embedder>().EmbedAsync(query, CancellationToken.None));
+                var exact = await ExactScan(t.TenantId, "target", vector);
+                var kth = exact.Values.OrderDescending().ElementAt(k - 1);
+                var returned = hits.Select(IdOf).ToList();
+                // Exactly the top k: everything above the k-th cosine is returned, nothing below it, in order (floating-point
+                // ties may come in either order), each with its true cosine.
+                Assert.Equal(k, returned.Distinct().Count());
+                Assert.All(exact.Where(e => e.Value > kth + tie), e => Assert.Contains(e.Key, returned));
+                Assert.All(returned, id => Assert.True(exact[id] >= kth - tie));
+                for (var i = 1; i < k; i++) Assert.True(exact[returned[i - 1]] >= exact[returned[i]] - tie);
+                Assert.All(hits, h => Assert.Equal(exact[IdOf(h)], h.GetProperty("explain").GetProperty("similarity").GetDouble(), 1e-6));
+            }
     }
 
     /// <summary>

@@ -35,10 +35,20 @@ public static class ExplainSearch
         }
         // A search is two statements: every request reads the owner's version with the query's lexemes; a request
         // whose cached index is stale (or not cached) then loads the owner's current rows.
+        string model;
+        float[] vector;
+        await using (var vec = new NpgsqlCommand("SELECT embedding_model, embedding::real[] FROM memories WHERE user_id <> $1 AND embedding IS NOT NULL LIMIT 1", conn))
+        {
+            vec.Parameters.AddWithValue(user);
+            await using var r = await vec.ExecuteReaderAsync();
+            await r.ReadAsync();
+            (model, vector) = (r.GetString(0), r.GetFieldValue<float[]>(1)); // another user's stored vector as the query's
+        }
         foreach (var (title, sql, values) in new (string, string, object[])[]
         {
             ("every search: versions and query analysis", MemoryIndex.OpenSql, [tenant, user, query]),
-            ("on a cache miss: the user's current rows", OwnerIndex.RowsSql(false), [tenant, user]),
+            ("an owner loaded into the cache: its current rows with vectors", OwnerIndex.RowsSql(false), [tenant, user]),
+            ("an owner read for one request: its current rows with their cosine to the query", OwnerIndex.QueryRowsSql(false), [tenant, user, model, vector]),
         })
         {
             Console.WriteLine($"-- {title}");

@@ -291,7 +291,7 @@ public static class LoadBenchmark
 
             var vector = (await embedder.GenerateAsync([query]))[0].Vector.ToArray();
             await using var cmd = new NpgsqlCommand("""
-                SELECT id, 1 - (embedding <=> $3::real[]::vector) AS sim FROM memories
+                SELECT id, 1 - (embedding::vector <=> $3::real[]::vector) AS sim FROM memories
                 WHERE tenant_id = (SELECT tenant_id FROM users WHERE id = $1 LIMIT 1) AND user_id = $1 AND valid_to IS NULL
                   AND (expires_at IS NULL OR expires_at > now()) AND embedding_model = $2
                 ORDER BY sim DESC, id LIMIT 11

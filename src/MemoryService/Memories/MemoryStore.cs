@@ -106,7 +106,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
     /// <summary>Replaces a memory's vector (its content changed) inside the caller's transaction.</summary>
     public async Task SetEmbeddingAsync(Guid id, float[] vector, IDbContextTransaction tx, CancellationToken ct)
     {
-        await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::vector, embedding_model = $3 WHERE id = $1", tx);
+        await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::halfvec, embedding_model = $3 WHERE id = $1", tx);
         cmd.Parameters.AddWithValue(id);
         cmd.Parameters.AddWithValue(vector);
         cmd.Parameters.AddWithValue(embedder.ModelId);
@@ -142,7 +142,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
                                       observed_at, created_at, updated_at, valid_from, expires_at, embedding, embedding_model)
                 SELECT d.id, $1, $2, d.kind, d.content, d.key, ARRAY(SELECT jsonb_array_elements_text(d.tags::jsonb)),
                        d.metadata::jsonb, d.importance, d.confidence, d.source, d.observed_at, $3, $3, d.observed_at, d.expires_at,
-                       ($15::real[])[(d.ord - 1) * $16 + 1 : d.ord * $16]::vector, $17
+                       ($15::real[])[(d.ord - 1) * $16 + 1 : d.ord * $16]::halfvec, $17
                 FROM d ORDER BY d.ord
                 RETURNING id, content
             )
@@ -226,7 +226,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         }
         if (vector is not null)
         {
-            await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::vector, embedding_model = $3 WHERE id = $1", tx);
+            await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::halfvec, embedding_model = $3 WHERE id = $1", tx);
             cmd.Parameters.AddWithValue(id);
             cmd.Parameters.AddWithValue(vector);
             cmd.Parameters.AddWithValue(embedder.ModelId);

@@ -11,7 +11,7 @@ namespace MemoryService.Retrieval;
 
 /// <summary>One current memory as the index holds it. Immutable: a reload reuses the rows that did not change.</summary>
 /// <remarks>An index read for one request only holds no vectors but each row's <see cref="Similarity"/> to that request's query.</remarks>
-public sealed record IndexRow(Memory Memory, long Xmin, long Seq, float[]? Vector, double Norm, string[] Lexemes, double? Similarity = null);
+public sealed record IndexRow(Memory Memory, long Xmin, long Seq, Half[]? Vector, double Norm, string[] Lexemes, double? Similarity = null);
 
 /// <summary>
 /// One owner's current memories (a user's, or a tenant's knowledge) as search and context read them: the rows in
@@ -23,11 +23,15 @@ public sealed class OwnerIndex
     private readonly int[] _accesses;
     private readonly long[] _lastAccess;
 
-    private OwnerIndex(long version, DateTimeOffset loadedAt, IndexRow[] rows)
+    private OwnerIndex(long version, DateTimeOffset loadedAt, IndexRow[] rows, bool withPostings)
     {
         Version = version;
         LoadedAt = loadedAt;
         Rows = rows;
+        _accesses = new int[rows.Length];
+        _lastAccess = new long[rows.Length];
+        if (!withPostings) return;
+
         var postings = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         long bytes = 256;
         for (var r = 0; r < rows.Length; r++)
@@ -38,23 +42,24 @@ public sealed class OwnerIndex
                 list.Add(r);
             }
             var m = rows[r].Memory;
-            bytes += 420 + 2L * m.Content.Length + 4L * (rows[r].Vector?.Length ?? 0) + 8L * rows[r].Lexemes.Length + 48L * m.Tags.Length
+            bytes += 420 + 2L * m.Content.Length + 2L * (rows[r].Vector?.Length ?? 0) + 8L * rows[r].Lexemes.Length + 48L * m.Tags.Length
                 + 200L * m.Metadata.Count + 2L * (m.Key?.Length ?? 0);
         }
         Postings = postings.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
         Bytes = bytes + Postings.Sum(p => 80L + 2 * p.Key.Length + 4 * p.Value.Length);
-        _accesses = new int[rows.Length];
-        _lastAccess = new long[rows.Length];
     }
 
-    public static readonly OwnerIndex Empty = new(-1, DateTimeOffset.MinValue, []);
+    public static readonly OwnerIndex Empty = new(-1, DateTimeOffset.MinValue, [], true);
 
     /// <summary>The owner's version this snapshot is at least as new as (users.memory_version / tenants.knowledge_version).</summary>
     public long Version { get; }
     public DateTimeOffset LoadedAt { get; }
     public IndexRow[] Rows { get; }
-    /// <summary>For each lexeme, the rows holding it, ascending.</summary>
-    public Dictionary<string, int[]> Postings { get; }
+    /// <summary>
+    /// For each lexeme, the rows holding it, ascending; null for an index read for one request (building it would
+    /// cost more than the one search it serves, and its arrays would be garbage a moment later).
+    /// </summary>
+    public Dictionary<string, int[]>? Postings { get; }
     /// <summary>Approximate managed size, charged against the cache budget.</summary>
     public long Bytes { get; }
     public int Count => Rows.Length;
@@ -94,7 +99,7 @@ public sealed class OwnerIndex
     /// An owner's current rows with their vectors ($1 tenant, $2 user), for an index kept in memory. The vector comes
     /// in pgvector's binary form: Npgsql decodes a real[] element by element, ten times slower.
     /// </summary>
-    internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, vector_send(embedding) FROM memories WHERE {Owned(knowledge)}";
+    internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, halfvec_send(embedding) FROM memories WHERE {Owned(knowledge)}";
 
     /// <summary>
     /// An owner's current rows with, instead of vectors, their cosine to one query (then $3 or $2 model, $4 or $3
@@ -103,7 +108,7 @@ public sealed class OwnerIndex
     internal static string QueryRowsSql(bool knowledge)
     {
         var (model, vector) = knowledge ? ("$2", "$3") : ("$3", "$4");
-        return $"SELECT {Columns}, CASE WHEN embedding_model = {model} THEN 1 - (embedding <=> {vector}::real[]::vector) END " +
+        return $"SELECT {Columns}, CASE WHEN embedding_model = {model} THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END " +
             $"FROM memories WHERE {Owned(knowledge)}";
     }
 
@@ -129,7 +134,8 @@ public sealed class OwnerIndex
 
     private static int InRecordingOrder(IndexRow a, IndexRow b) => (a.Memory.ObservedAt, a.Seq).CompareTo((b.Memory.ObservedAt, b.Seq));
 
-    internal static OwnerIndex Create(long version, DateTimeOffset loadedAt, List<IndexRow> rows) => new(version, loadedAt, rows.ToArray());
+    internal static OwnerIndex Create(long version, DateTimeOffset loadedAt, List<IndexRow> rows, bool withPostings = true) =>
+        new(version, loadedAt, rows.ToArray(), withPostings);
 
     /// <summary>
     /// The owner's current rows with vectors, for the cache. With a <paramref name="previous"/> snapshot, only rows
@@ -167,7 +173,7 @@ public sealed class OwnerIndex
         if (changed.Length > 0)
         {
             await using var cmd = new NpgsqlCommand(
-                $"SELECT {Columns}, vector_send(embedding) FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND valid_to IS NULL", connection);
+                $"SELECT {Columns}, halfvec_send(embedding) FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND valid_to IS NULL", connection);
             cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = changed });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -226,7 +232,7 @@ public sealed class OwnerIndex
             EmbeddingModel = reader.IsDBNull(20) ? null : Canonical([reader.GetString(20)], canonical)[0],
         };
         var lexemes = Canonical(reader.GetFieldValue<string[]>(21), canonical);
-        float[]? vector = null;
+        Half[]? vector = null;
         double? similarity = null;
         if (reader.IsDBNull(22)) { }
         else if (reader.GetFieldType(22) == typeof(double)) similarity = reader.GetDouble(22);
@@ -234,16 +240,16 @@ public sealed class OwnerIndex
         return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes, similarity);
     }
 
-    /// <summary>pgvector's binary form: int16 dimensions, int16 unused, then big-endian float4s.</summary>
-    private static float[] ReadVector(NpgsqlDataReader reader, int ordinal)
+    /// <summary>pgvector's binary form of a halfvec: int16 dimensions, int16 unused, then big-endian float16s.</summary>
+    private static Half[] ReadVector(NpgsqlDataReader reader, int ordinal)
     {
         using var stream = reader.GetStream(ordinal);
         Span<byte> header = stackalloc byte[4];
         stream.ReadExactly(header);
-        var vector = new float[BinaryPrimitives.ReadInt16BigEndian(header)];
-        var ints = MemoryMarshal.Cast<float, int>(vector.AsSpan());
-        stream.ReadExactly(MemoryMarshal.AsBytes(ints));
-        if (BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(ints, ints);
+        var vector = new Half[BinaryPrimitives.ReadInt16BigEndian(header)];
+        var bits = MemoryMarshal.Cast<Half, short>(vector.AsSpan());
+        stream.ReadExactly(MemoryMarshal.AsBytes(bits));
+        if (BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(bits, bits);
         return vector;
     }
 }
@@ -253,7 +259,7 @@ public sealed class OwnerIndex
 /// analysis, as the stored <c>search_text</c> was made) and the current index of the user and of the tenant's
 /// knowledge. <see cref="User"/> is null for a knowledge-only view.
 /// </summary>
-public sealed record IndexView(string[] QueryLexemes, OwnerIndex? User, OwnerIndex? Knowledge, string? TenantTemplate);
+public sealed record IndexView(string[] QueryLexemes, OwnerIndex? User, OwnerIndex? Knowledge);
 
 /// <summary>
 /// Keeps owners' indexes in memory, within a byte budget, and proves them current on every use: each request reads
@@ -292,7 +298,7 @@ public sealed class MemoryIndex : IDisposable
     /// <summary>Every request's one statement ($1 tenant, $2 user or null, $3 query text).</summary>
     internal const string OpenSql = """
         SELECT tsvector_to_array(to_tsvector('english', $3)),
-               (SELECT memory_version FROM users WHERE tenant_id = $1 AND id = $2), t.knowledge_version, t.context_template
+               (SELECT memory_version FROM users WHERE tenant_id = $1 AND id = $2), t.knowledge_version
         FROM tenants t WHERE t.id = $1
         """;
 
@@ -324,7 +330,6 @@ public sealed class MemoryIndex : IDisposable
                 : OwnerIndex.RowsCommand(part.Owner, vector is null ? "" : _embedder.ModelId, vector ?? [0f])); // "" matches no row
 
         string[] lexemes;
-        string? template;
         var versions = new long?[parts.Count];
         var read = new OwnerIndex?[parts.Count];
         await using (var reader = await batch.ExecuteReaderAsync(ct))
@@ -333,13 +338,12 @@ public sealed class MemoryIndex : IDisposable
             lexemes = reader.GetFieldValue<string[]>(0);
             for (var i = 0; i < parts.Count; i++)
                 versions[i] = parts[i].Owner.IsKnowledge ? reader.GetInt64(2) : reader.IsDBNull(1) ? null : reader.GetInt64(1);
-            template = reader.IsDBNull(3) ? null : reader.GetString(3);
             for (var i = 0; i < parts.Count; i++)
             {
                 if (parts[i].Source == Source.Cached) continue;
                 await reader.NextResultAsync(ct);
                 var rows = await OwnerIndex.ReadRowsAsync(reader, parts[i].Owner, new HashSet<string>(StringComparer.Ordinal), ct);
-                read[i] = versions[i] is { } v ? OwnerIndex.Create(v, now, rows) : OwnerIndex.Empty;
+                read[i] = versions[i] is { } v ? OwnerIndex.Create(v, now, rows, withPostings: parts[i].Source == Source.Load) : OwnerIndex.Empty;
                 Interlocked.Increment(ref _loads);
                 if (parts[i].Source == Source.Load && read[i] != OwnerIndex.Empty) Store(parts[i].Owner, read[i]!);
             }
@@ -360,7 +364,7 @@ public sealed class MemoryIndex : IDisposable
         }
         var user = owner.IsKnowledge ? null : read[0];
         var knowledge = parts.Count > (owner.IsKnowledge ? 0 : 1) ? read[^1] : null;
-        return new IndexView(lexemes, user, knowledge, template);
+        return new IndexView(lexemes, user, knowledge);
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
         for (var i = 0; i < vectors.Length; i++) vectors[i].CopyTo(flat, i * dim);
         // The version guard skips a memory edited meanwhile: its PATCH already embedded the new content.
         await using var update = dataSource.CreateCommand("""
-            UPDATE memories m SET embedding = ($4::real[])[(d.ord - 1) * $5 + 1 : d.ord * $5]::vector, embedding_model = $1
+            UPDATE memories m SET embedding = ($4::real[])[(d.ord - 1) * $5 + 1 : d.ord * $5]::halfvec, embedding_model = $1
             FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS d(id, version, ord)
             WHERE m.id = d.id AND m.version = d.version
             """);

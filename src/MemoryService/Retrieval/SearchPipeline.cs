@@ -141,13 +141,28 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
                 slot[rows[r].Index] = map = Enumerable.Repeat(-1, rows[r].Index.Count).ToArray();
             map[rows[r].Row] = r;
         }
-        List<int> Holding(string lexeme)
+        // The rows holding each of some lexemes: from the posting lists of a cached index, by one pass over an index
+        // read for this request.
+        Dictionary<string, List<int>> Holding(IEnumerable<string> lexemes)
         {
-            var found = new List<int>();
+            var found = lexemes.Distinct(StringComparer.Ordinal).ToDictionary(l => l, _ => new List<int>(), StringComparer.Ordinal);
             foreach (var (ix, map) in slot)
-                if (ix.Postings.TryGetValue(lexeme, out var holding))
-                    foreach (var row in holding)
-                        if (map[row] >= 0) found.Add(map[row]);
+            {
+                if (ix.Postings is { } postings)
+                {
+                    foreach (var (lexeme, list) in found)
+                        if (postings.TryGetValue(lexeme, out var holding))
+                            foreach (var row in holding)
+                                if (map[row] >= 0) list.Add(map[row]);
+                }
+                else
+                {
+                    for (var row = 0; row < ix.Count; row++)
+                        if (map[row] >= 0)
+                            foreach (var lexeme in ix.Rows[row].Lexemes)
+                                if (found.TryGetValue(lexeme, out var list)) list.Add(map[row]);
+                }
+            }
             return found;
         }
         double Idf(int df) => Math.Log(1 + (n - df + 0.5) / (df + 0.5));
@@ -161,9 +176,8 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         var query = queryLexemes.Distinct(StringComparer.Ordinal).ToArray();
         var matched = new double[n];
         var hit = new bool[n];
-        foreach (var lexeme in query)
+        foreach (var (_, holding) in Holding(query))
         {
-            var holding = Holding(lexeme);
             var idf = Idf(holding.Count);
             foreach (var r in holding) { matched[r] += idf; hit[r] = true; }
         }
@@ -179,7 +193,8 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
                 {
                     if (Array.IndexOf(query, word) < 0) tf[word] = tf.GetValueOrDefault(word) + 1;
                 }
-            var expansion = tf.Select(e => (Word: e.Key, Tf: e.Value, Holding: Holding(e.Key)))
+            var holdingWord = Holding(tf.Keys);
+            var expansion = tf.Select(e => (Word: e.Key, Tf: e.Value, Holding: holdingWord[e.Key]))
                 .OrderByDescending(e => e.Tf * Math.Log((double)n / e.Holding.Count)).ThenBy(e => e.Word, StringComparer.Ordinal)
                 .Take(o.FeedbackTerms);
             foreach (var e in expansion)

@@ -1,10 +1,13 @@
+using System.Buffers;
 using System.Numerics;
+using System.Numerics.Tensors;
 
 namespace MemoryService.Retrieval;
 
 /// <summary>
-/// Cosine for ranking, in double precision: each float product is exact in a double, so two memories tie only when
-/// they really do (float accumulation, as in pgvector, makes near-equal memories tie or swap by rounding).
+/// Cosine for ranking, in double precision over the stored half-precision vector and the query's float vector: every
+/// product is exact in a double, so two memories tie only when they really do (float accumulation, as in pgvector,
+/// makes near-equal memories tie or swap by rounding).
 /// </summary>
 public static class VectorMath
 {
@@ -23,9 +26,30 @@ public static class VectorMath
         return total;
     }
 
+    /// <summary>The dot product of a stored half vector with a float vector (the halves widened exactly to floats).</summary>
+    public static double Dot(ReadOnlySpan<Half> a, ReadOnlySpan<float> b)
+    {
+        float[]? rented = null;
+        var widened = a.Length <= 2048 ? stackalloc float[a.Length] : (rented = ArrayPool<float>.Shared.Rent(a.Length)).AsSpan(0, a.Length);
+        TensorPrimitives.ConvertToSingle(a, widened);
+        var dot = Dot(widened, b[..a.Length]);
+        if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+        return dot;
+    }
+
     public static double Norm(ReadOnlySpan<float> a) => Math.Sqrt(Dot(a, a));
 
+    public static double Norm(ReadOnlySpan<Half> a)
+    {
+        float[]? rented = null;
+        var widened = a.Length <= 2048 ? stackalloc float[a.Length] : (rented = ArrayPool<float>.Shared.Rent(a.Length)).AsSpan(0, a.Length);
+        TensorPrimitives.ConvertToSingle(a, widened);
+        var norm = Norm(widened);
+        if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+        return norm;
+    }
+
     /// <summary>Cosine similarity, or null when either vector is zero (no direction to compare).</summary>
-    public static double? Cosine(ReadOnlySpan<float> a, double normA, ReadOnlySpan<float> b, double normB) =>
+    public static double? Cosine(ReadOnlySpan<Half> a, double normA, ReadOnlySpan<float> b, double normB) =>
         normA > 0 && normB > 0 ? Dot(a, b) / (normA * normB) : null;
 }

@@ -146,7 +146,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
 
     private static List<string> Describe(OwnerIndex index) => index.Rows.Select(r =>
         $"{r.Memory.Id} {r.Memory.Content} {r.Memory.Importance} {r.Memory.AccessCount} {r.Xmin} {r.Seq} {string.Join(',', r.Lexemes)} " +
-        $"{r.Vector?.Sum():R} {r.Norm:R}").ToList();
+        $"{(r.Vector is null ? "" : string.Join(",", r.Vector))} {r.Norm:R}").ToList();
 
     [Fact]
     public async Task AnOwnerReadForOneRequestRanksExactlyAsACachedOne()

@@ -124,7 +124,7 @@ public sealed class OwnerIndex
     }
 
     /// <summary>Reads the rows of <see cref="RowsSql"/> or <see cref="QueryRowsSql"/>, in recording order.</summary>
-    internal static async Task<List<IndexRow>> ReadRowsAsync(NpgsqlDataReader reader, Owner owner, HashSet<string> canonical, CancellationToken ct)
+    internal static async Task<List<IndexRow>> ReadRowsAsync(NpgsqlDataReader reader, Owner owner, HashSet<string>? canonical, CancellationToken ct)
     {
         var rows = new List<IndexRow>();
         while (await reader.ReadAsync(ct)) rows.Add(Read(reader, owner, canonical));
@@ -197,15 +197,16 @@ public sealed class OwnerIndex
     }
 
     /// <summary>One string per distinct lexeme, tag or model name in the index, not one per row that holds it.</summary>
-    private static string[] Canonical(string[] strings, HashSet<string> canonical)
+    private static string[] Canonical(string[] strings, HashSet<string>? canonical)
     {
+        if (canonical is null) return strings; // read for one request: not worth a set
         for (var i = 0; i < strings.Length; i++)
             if (canonical.TryGetValue(strings[i], out var same)) strings[i] = same;
             else canonical.Add(strings[i]);
         return strings;
     }
 
-    private static IndexRow Read(NpgsqlDataReader reader, Owner owner, HashSet<string> canonical)
+    private static IndexRow Read(NpgsqlDataReader reader, Owner owner, HashSet<string>? canonical)
     {
         var m = new Memory
         {
@@ -342,10 +343,11 @@ public sealed class MemoryIndex : IDisposable
             {
                 if (parts[i].Source == Source.Cached) continue;
                 await reader.NextResultAsync(ct);
-                var rows = await OwnerIndex.ReadRowsAsync(reader, parts[i].Owner, new HashSet<string>(StringComparer.Ordinal), ct);
-                read[i] = versions[i] is { } v ? OwnerIndex.Create(v, now, rows, withPostings: parts[i].Source == Source.Load) : OwnerIndex.Empty;
+                var load = parts[i].Source == Source.Load;
+                var rows = await OwnerIndex.ReadRowsAsync(reader, parts[i].Owner, load ? new HashSet<string>(StringComparer.Ordinal) : null, ct);
+                read[i] = versions[i] is { } v ? OwnerIndex.Create(v, now, rows, withPostings: load) : OwnerIndex.Empty;
                 Interlocked.Increment(ref _loads);
-                if (parts[i].Source == Source.Load && read[i] != OwnerIndex.Empty) Store(parts[i].Owner, read[i]!);
+                if (load && read[i] != OwnerIndex.Empty) Store(parts[i].Owner, read[i]!);
             }
         }
 

@@ -40,10 +40,10 @@ public sealed class RetrievalOptions
     [Range(0.0, 1)] public double NeighbourShare { get; set; } = 0.75;
 
     /// <summary>
-    /// Memory for owners' in-memory search indexes (MemoryIndex), in MiB; 0 = load every search's rows from the
-    /// database. A 1,000-memory user with 384-d vectors takes about 2 MiB.
+    /// Memory for owners' in-memory search indexes (MemoryIndex), in MiB; 0 = read every search's rows from the
+    /// database. A 1,000-memory user with 384-d vectors takes about 1.5 MiB, so the default holds about 100 such users.
     /// </summary>
-    [Range(0, 1_048_576)] public int IndexCacheMegabytes { get; set; } = 256;
+    [Range(0, 1_048_576)] public int IndexCacheMegabytes { get; set; } = 160;
 
     /// <summary>
     /// A cached index is reloaded after this many seconds even when no write moved its version, to pick up access

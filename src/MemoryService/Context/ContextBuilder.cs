@@ -100,6 +100,8 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         var user = view.User ?? OwnerIndex.Empty;
         var current = Enumerable.Range(0, user.Count).Where(i => user.Rows[i].Memory.ExpiresAt is not { } e || e > now).ToList();
 
+        var picked = new List<(ContextSection Section, Memory Memory, double Score)>();
+
         // Preferences: current ones only, by importance, whatever the query.
         if (spec.Sections.Contains(ContextSection.Preferences))
         {
@@ -108,7 +110,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
             foreach (var i in preferences)
             {
                 var m = user.MemoryAt(i);
-                items.Add(Item(ContextSection.Preferences, m, m.Importance, spec.Format));
+                picked.Add((ContextSection.Preferences, m, m.Importance));
                 taken.Add(m.Id);
             }
         }
@@ -122,7 +124,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
                 .Where(i => taken.Add(user.Rows[i].Memory.Id)).Take(MaxEvents);
             var rank = 0;
             foreach (var i in events)
-                items.Add(Item(ContextSection.Events, user.MemoryAt(i), 1 - (double)rank++ / MaxEvents, spec.Format));
+                picked.Add((ContextSection.Events, user.MemoryAt(i), 1 - (double)rank++ / MaxEvents));
         }
 
         // Relevant memories: ranked by the search pipeline, without what preferences and recent events already hold.
@@ -130,15 +132,23 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         {
             var hits = search.Rank(view with { Knowledge = null }, new SearchQuery(spec.Query!, MaxRelevant + taken.Count, IncludeKnowledge: false), vector!);
             foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)).Take(MaxRelevant))
-                items.Add(Item(ContextSection.Memories, hit.Memory, hit.Score, spec.Format));
+                picked.Add((ContextSection.Memories, hit.Memory, hit.Score));
         }
 
         if (searchKnowledge)
         {
             var hits = search.Rank(view with { User = null }, new SearchQuery(spec.Query!, MaxKnowledge), vector!);
             foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)))
-                items.Add(Item(ContextSection.Knowledge, hit.Memory, hit.Score, spec.Format));
+                picked.Add((ContextSection.Knowledge, hit.Memory, hit.Score));
         }
+
+        // An owner read for this request alone carries only ranked fields: read the picked memories in full.
+        if (view.User is { Complete: false } || view.Knowledge is { Complete: false })
+        {
+            var full = await search.CompleteAsync(spec.Owner.TenantId, picked.Select(p => p.Memory), ct);
+            picked = picked.Where(p => full.ContainsKey(p.Memory.Id)).Select(p => (p.Section, full[p.Memory.Id], p.Score)).ToList();
+        }
+        items.AddRange(picked.Select(p => Item(p.Section, p.Memory, p.Score, spec.Format)));
         return items;
     }
 

@@ -25,6 +25,7 @@ public sealed class OwnerIndex
 
     private OwnerIndex(long version, DateTimeOffset loadedAt, IndexRow[] rows, bool withPostings)
     {
+        Complete = withPostings;
         Version = version;
         LoadedAt = loadedAt;
         Rows = rows;
@@ -54,6 +55,11 @@ public sealed class OwnerIndex
     /// <summary>The owner's version this snapshot is at least as new as (users.memory_version / tenants.knowledge_version).</summary>
     public long Version { get; }
     public DateTimeOffset LoadedAt { get; }
+    /// <summary>
+    /// False for an index read for one request: its memories carry only what ranking uses (no content), and the
+    /// ones a request returns are read in full before they leave the service.
+    /// </summary>
+    public bool Complete { get; }
     public IndexRow[] Rows { get; }
     /// <summary>
     /// For each lexeme, the rows holding it, ascending; null for an index read for one request (building it would
@@ -102,29 +108,64 @@ public sealed class OwnerIndex
     internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, halfvec_send(embedding) FROM memories WHERE {Owned(knowledge)}";
 
     /// <summary>
-    /// An owner's current rows with, instead of vectors, their cosine to one query (then $3 or $2 model, $4 or $3
-    /// vector): for an owner read for one request only, so 1.5 KB per row never crosses the wire.
+    /// For an owner read for one request only: what ranking and filters use, with each row's cosine to the query in
+    /// place of its vector (then $3 or $2 model, $4 or $3 vector, $5 or $4 whether metadata is needed). A third of
+    /// the columns, no vectors on the wire: the rows the request returns are read in full afterwards
+    /// (<see cref="SearchPipeline.CompleteAsync"/>).
     /// </summary>
     internal static string QueryRowsSql(bool knowledge)
     {
-        var (model, vector) = knowledge ? ("$2", "$3") : ("$3", "$4");
-        return $"SELECT {Columns}, CASE WHEN embedding_model = {model} THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END " +
-            $"FROM memories WHERE {Owned(knowledge)}";
+        var (model, vector, metadata) = knowledge ? ("$2", "$3", "$4") : ("$3", "$4", "$5");
+        return $"""
+            SELECT id, seq, kind, key, tags, importance, observed_at, created_at, expires_at, access_count,
+                   tsvector_to_array(search_text), CASE WHEN {metadata} THEN metadata::text END,
+                   CASE WHEN embedding_model = {model} THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END
+            FROM memories WHERE {Owned(knowledge)}
+            """;
     }
 
-    internal static NpgsqlBatchCommand RowsCommand(Owner owner, string? model = null, float[]? vector = null)
+    internal static NpgsqlBatchCommand RowsCommand(Owner owner) => Command(owner, RowsSql(owner.IsKnowledge));
+
+    internal static NpgsqlBatchCommand QueryRowsCommand(Owner owner, string model, float[] vector, bool metadata)
     {
-        var command = Command(owner, model is null ? RowsSql(owner.IsKnowledge) : QueryRowsSql(owner.IsKnowledge));
-        if (model is not null)
-        {
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = model });
-            command.Parameters.Add(new NpgsqlParameter<float[]> { TypedValue = vector! });
-        }
+        var command = Command(owner, QueryRowsSql(owner.IsKnowledge));
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = model });
+        command.Parameters.Add(new NpgsqlParameter<float[]> { TypedValue = vector });
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = metadata });
         return command;
     }
 
-    /// <summary>Reads the rows of <see cref="RowsSql"/> or <see cref="QueryRowsSql"/>, in recording order.</summary>
-    internal static async Task<List<IndexRow>> ReadRowsAsync(NpgsqlDataReader reader, Owner owner, HashSet<string>? canonical, CancellationToken ct)
+    /// <summary>Reads the rows of <see cref="QueryRowsSql"/>, in recording order: memories with only the ranked fields.</summary>
+    internal static async Task<List<IndexRow>> ReadQueryRowsAsync(NpgsqlDataReader reader, Owner owner, CancellationToken ct)
+    {
+        var rows = new List<IndexRow>();
+        while (await reader.ReadAsync(ct))
+        {
+            var m = new Memory
+            {
+                Id = reader.GetGuid(0),
+                TenantId = owner.TenantId,
+                UserId = owner.UserId,
+                Kind = Enum.Parse<MemoryKind>(reader.GetString(2), ignoreCase: true),
+                Content = "",
+                Key = reader.IsDBNull(3) ? null : reader.GetString(3),
+                Tags = reader.GetFieldValue<string[]>(4),
+                Importance = reader.GetFloat(5),
+                ObservedAt = reader.GetFieldValue<DateTimeOffset>(6),
+                CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
+                ExpiresAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+                AccessCount = reader.GetInt32(9),
+                Metadata = reader.IsDBNull(11) || reader.GetString(11) is var json && json == "{}" ? [] : JsonNode.Parse(json)!.AsObject(),
+            };
+            rows.Add(new IndexRow(m, 0, reader.GetInt64(1), null, 0, reader.GetFieldValue<string[]>(10),
+                reader.IsDBNull(12) ? null : reader.GetDouble(12)));
+        }
+        rows.Sort(InRecordingOrder);
+        return rows;
+    }
+
+    /// <summary>Reads the rows of <see cref="RowsSql"/>, in recording order.</summary>
+    internal static async Task<List<IndexRow>> ReadRowsAsync(NpgsqlDataReader reader, Owner owner, HashSet<string> canonical, CancellationToken ct)
     {
         var rows = new List<IndexRow>();
         while (await reader.ReadAsync(ct)) rows.Add(Read(reader, owner, canonical));
@@ -197,16 +238,15 @@ public sealed class OwnerIndex
     }
 
     /// <summary>One string per distinct lexeme, tag or model name in the index, not one per row that holds it.</summary>
-    private static string[] Canonical(string[] strings, HashSet<string>? canonical)
+    private static string[] Canonical(string[] strings, HashSet<string> canonical)
     {
-        if (canonical is null) return strings; // read for one request: not worth a set
         for (var i = 0; i < strings.Length; i++)
             if (canonical.TryGetValue(strings[i], out var same)) strings[i] = same;
             else canonical.Add(strings[i]);
         return strings;
     }
 
-    private static IndexRow Read(NpgsqlDataReader reader, Owner owner, HashSet<string>? canonical)
+    private static IndexRow Read(NpgsqlDataReader reader, Owner owner, HashSet<string> canonical)
     {
         var m = new Memory
         {
@@ -233,12 +273,8 @@ public sealed class OwnerIndex
             EmbeddingModel = reader.IsDBNull(20) ? null : Canonical([reader.GetString(20)], canonical)[0],
         };
         var lexemes = Canonical(reader.GetFieldValue<string[]>(21), canonical);
-        Half[]? vector = null;
-        double? similarity = null;
-        if (reader.IsDBNull(22)) { }
-        else if (reader.GetFieldType(22) == typeof(double)) similarity = reader.GetDouble(22);
-        else vector = ReadVector(reader, 22);
-        return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes, similarity);
+        var vector = reader.IsDBNull(22) ? null : ReadVector(reader, 22);
+        return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes);
     }
 
     /// <summary>pgvector's binary form of a halfvec: int16 dimensions, int16 unused, then big-endian float16s.</summary>
@@ -310,7 +346,8 @@ public sealed class MemoryIndex : IDisposable
     /// and of the tenant's knowledge (when <paramref name="includeKnowledge"/>), in one round trip when cached or
     /// not; <paramref name="vector"/> is the query's embedding (null: no similarity needed).
     /// </summary>
-    public async Task<IndexView> OpenAsync(Owner owner, bool includeKnowledge, string query, float[]? vector, CancellationToken ct)
+    public async Task<IndexView> OpenAsync(Owner owner, bool includeKnowledge, string query, float[]? vector, CancellationToken ct,
+        bool needMetadata = false)
     {
         var now = _clock.GetUtcNow();
         var parts = new List<(Owner Owner, OwnerIndex? Cached, Source Source)>();
@@ -328,7 +365,7 @@ public sealed class MemoryIndex : IDisposable
         foreach (var part in parts.Where(p => p.Source != Source.Cached))
             batch.BatchCommands.Add(part.Source == Source.Load
                 ? OwnerIndex.RowsCommand(part.Owner)
-                : OwnerIndex.RowsCommand(part.Owner, vector is null ? "" : _embedder.ModelId, vector ?? [0f])); // "" matches no row
+                : OwnerIndex.QueryRowsCommand(part.Owner, vector is null ? "" : _embedder.ModelId, vector ?? [0f], needMetadata)); // "" matches no row
 
         string[] lexemes;
         var versions = new long?[parts.Count];
@@ -344,7 +381,9 @@ public sealed class MemoryIndex : IDisposable
                 if (parts[i].Source == Source.Cached) continue;
                 await reader.NextResultAsync(ct);
                 var load = parts[i].Source == Source.Load;
-                var rows = await OwnerIndex.ReadRowsAsync(reader, parts[i].Owner, load ? new HashSet<string>(StringComparer.Ordinal) : null, ct);
+                var rows = load
+                    ? await OwnerIndex.ReadRowsAsync(reader, parts[i].Owner, new HashSet<string>(StringComparer.Ordinal), ct)
+                    : await OwnerIndex.ReadQueryRowsAsync(reader, parts[i].Owner, ct);
                 read[i] = versions[i] is { } v ? OwnerIndex.Create(v, now, rows, withPostings: load) : OwnerIndex.Empty;
                 Interlocked.Increment(ref _loads);
                 if (load && read[i] != OwnerIndex.Empty) Store(parts[i].Owner, read[i]!);

@@ -33,8 +33,8 @@ public sealed record ScoredMemory(Memory Memory, double Score, ScoreParts Parts)
 /// The retrieval pipeline, as numbered steps: embed, open the owner's index (one round trip), gather candidates by
 /// vector and by keyword over the owner's current memories, score with weighted signals, cut.
 /// </summary>
-public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessTracker access, IOptions<RetrievalOptions> options,
-    TimeProvider clock)
+public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryStore store, AccessTracker access,
+    IOptions<RetrievalOptions> options, TimeProvider clock)
 {
     public async Task<IReadOnlyList<ScoredMemory>> SearchAsync(Owner owner, SearchQuery query, CancellationToken ct)
     {
@@ -42,9 +42,23 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         var vector = query.QueryVector ?? await embedder.EmbedAsync(query.Query, ct);
 
         // 2a. the query's lexemes and the owner's current rows (user, and knowledge when asked), proven current
-        var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, vector, ct);
-        return Rank(view, query, vector);
+        var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, vector, ct,
+            needMetadata: query.MetadataEquals is { Count: > 0 } || query.MetadataIn is { Count: > 0 });
+        var ranked = Rank(view, query, vector);
+        if (view.User is { Complete: false } || view.Knowledge is { Complete: false })
+        {
+            var full = await CompleteAsync(owner.TenantId, ranked.Select(r => r.Memory), ct);
+            ranked = ranked.Where(r => full.ContainsKey(r.Memory.Id)).Select(r => r with { Memory = full[r.Memory.Id] }).ToList();
+        }
+        return ranked;
     }
+
+    /// <summary>
+    /// The full rows of memories ranked from an index read for one request (which carries only ranked fields);
+    /// one that was deleted since is missing.
+    /// </summary>
+    public Task<Dictionary<Guid, Memory>> CompleteAsync(Guid tenantId, IEnumerable<Memory> memories, CancellationToken ct) =>
+        store.LoadAsync(tenantId, memories.Select(m => m.Id).Distinct().ToArray(), ct);
 
     /// <summary>Steps 2b-4 over an opened view (the context builder ranks one view several ways).</summary>
     public IReadOnlyList<ScoredMemory> Rank(IndexView view, SearchQuery query, float[] vector)
@@ -211,9 +225,10 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, AccessT
         {
             var (ix, row) = rows[r];
             var x = ix.Rows[row];
-            if (x.Memory.EmbeddingModel != embedder.ModelId) continue;
-            if (x.Vector is { } v) similarity[r] = v.Length == vector.Length ? VectorMath.Cosine(v, x.Norm, vector, queryNorm) : null;
-            else if (x.Similarity is { } cosine && !double.IsNaN(cosine)) similarity[r] = cosine; // computed by PostgreSQL for this query
+            if (x.Vector is { } v)
+                similarity[r] = v.Length == vector.Length && x.Memory.EmbeddingModel == embedder.ModelId ? VectorMath.Cosine(v, x.Norm, vector, queryNorm) : null;
+            else if (x.Similarity is { } cosine && !double.IsNaN(cosine))
+                similarity[r] = cosine; // computed by PostgreSQL for this query, for rows of the current model only
         }
 
         Guid IdOf(int r) => rows[r].Index.Rows[rows[r].Row].Memory.Id;

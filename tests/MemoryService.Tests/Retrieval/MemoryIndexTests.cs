@@ -194,6 +194,37 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
         }
     }
 
+    [Fact]
+    public async Task AContextBuiltFromAnOwnerReadForOneRequestIsTheSameContext()
+    {
+        using var t = await api.NewTenantAsync();
+        var items = new object[]
+        {
+            new { content = "Prefers answers in Spanish", kind = "preference", importance = 0.9 },
+            new { content = "Prefers metric units", kind = "preference", importance = 0.6 },
+            new { content = "Works as a nurse in Lisbon", kind = "fact" },
+            new { content = "Flew to Kyoto for a conference", kind = "event", observed_at = DateTimeOffset.UtcNow.AddDays(-3) },
+            new { content = "Cooked paella for a friend", kind = "event", observed_at = DateTimeOffset.UtcNow.AddDays(-1) },
+            new { content = "Is allergic to peanuts", kind = "fact", expires_at = DateTimeOffset.UtcNow.AddDays(30) },
+        };
+        Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items }))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/knowledge", Body(new { content = "Peanut-free meals are marked with a leaf" }))).StatusCode);
+
+        await using var uncached = new ReplicaFactory(api.ConnectionString);
+        uncached.Settings["Retrieval:IndexCacheMegabytes"] = "0";
+        using var cold = uncached.CreateClient();
+        cold.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+
+        async Task<JsonElement> Context(HttpClient http) => await ApiFactory.ReadAsync<JsonElement>(
+            await http.PostAsync("/v1/users/u/context", Body(new { query = "Can I eat peanuts on the flight?", token_budget = 400 })));
+        var warm = await Context(t.Http);
+        var read = await Context(cold);
+        Assert.Contains("Is allergic to peanuts", warm.GetProperty("system_prompt").GetString());
+        Assert.Contains("Peanut-free meals", warm.GetProperty("system_prompt").GetString());
+        Assert.Equal(warm.GetProperty("system_prompt").GetString(), read.GetProperty("system_prompt").GetString());
+        Assert.Equal(warm.GetProperty("token_count").GetInt32(), read.GetProperty("token_count").GetInt32());
+    }
+
     private static async Task<List<(string Id, double Score)>> Hits(HttpClient http, object search)
     {
         var result = await ApiFactory.ReadAsync<JsonElement>(await http.PostAsync("/v1/users/u/memories/search", Body(search)));

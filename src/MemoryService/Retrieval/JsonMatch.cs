@@ -1,22 +1,24 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
 
 namespace MemoryService.Retrieval;
 
 /// <summary>Metadata filters with PostgreSQL's jsonb meaning, applied to in-memory rows.</summary>
 public static class JsonMatch
 {
+    public static readonly JsonElement EmptyObject = JsonSerializer.SerializeToElement(new { });
+
     /// <summary>jsonb equality: same type and value (numbers by value, objects regardless of key order).</summary>
-    public static bool Equal(JsonNode? a, JsonNode? b) => JsonNode.DeepEquals(a, b);
+    public static bool Equal(JsonElement a, JsonElement b) => JsonElement.DeepEquals(a, b);
 
     /// <summary>
     /// jsonb containment (<c>@&gt;</c>) below the top level: an object contains an object whose every field it contains;
     /// an array contains an array whose every element some element of it contains; a scalar contains only its equal.
     /// </summary>
-    public static bool Contains(JsonNode? doc, JsonNode? sub) => (doc, sub) switch
+    public static bool Contains(JsonElement doc, JsonElement sub) => (doc.ValueKind, sub.ValueKind) switch
     {
-        (JsonObject d, JsonObject s) => s.All(f => d.TryGetPropertyValue(f.Key, out var v) && Contains(v, f.Value)),
-        (JsonArray d, JsonArray s) => s.All(e => d.Any(x => Contains(x, e))),
-        (JsonObject or JsonArray, _) or (_, JsonObject or JsonArray) => false,
+        (JsonValueKind.Object, JsonValueKind.Object) => sub.EnumerateObject().All(f => doc.TryGetProperty(f.Name, out var v) && Contains(v, f.Value)),
+        (JsonValueKind.Array, JsonValueKind.Array) => sub.EnumerateArray().All(e => doc.EnumerateArray().Any(x => Contains(x, e))),
+        (JsonValueKind.Object or JsonValueKind.Array, _) or (_, JsonValueKind.Object or JsonValueKind.Array) => false,
         _ => Equal(doc, sub),
     };
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Memories;
 using Microsoft.Extensions.Caching.Memory;
@@ -11,7 +12,18 @@ namespace MemoryService.Retrieval;
 
 /// <summary>One current memory as the index holds it. Immutable: a reload reuses the rows that did not change.</summary>
 /// <remarks>An index read for one request only holds no vectors but each row's <see cref="Similarity"/> to that request's query.</remarks>
-public sealed record IndexRow(Memory Memory, long Xmin, long Seq, Half[]? Vector, double Norm, string[] Lexemes, double? Similarity = null);
+public sealed record IndexRow(Memory Memory, long Xmin, long Seq, Half[]? Vector, double Norm, string[] Lexemes, JsonElement? Metadata,
+    double? Similarity = null)
+{
+    /// <summary>
+    /// What an index row's own <see cref="Memory"/> carries as metadata: never served (<see cref="OwnerIndex.MemoryAt"/>
+    /// gives each caller a copy with its own object over <see cref="Metadata"/>, an immutable element that any number
+    /// of requests may read at once, which a shared JsonObject is not).
+    /// </summary>
+    internal static readonly JsonObject Unserved = [];
+
+    internal static JsonElement? ParseMetadata(string? json) => json is null or "{}" ? null : JsonSerializer.Deserialize<JsonElement>(json);
+}
 
 /// <summary>
 /// One owner's current memories (a user's, or a tenant's knowledge) as search and context read them: the rows in
@@ -44,7 +56,7 @@ public sealed class OwnerIndex
             }
             var m = rows[r].Memory;
             bytes += 420 + 2L * m.Content.Length + 2L * (rows[r].Vector?.Length ?? 0) + 8L * rows[r].Lexemes.Length + 48L * m.Tags.Length
-                + 200L * m.Metadata.Count + 2L * (m.Key?.Length ?? 0);
+                + (rows[r].Metadata is { } meta ? 160L + 2L * meta.GetRawText().Length : 0) + 2L * (m.Key?.Length ?? 0);
         }
         Postings = postings.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
         Bytes = bytes + Postings.Sum(p => 80L + 2 * p.Key.Length + 4 * p.Value.Length);
@@ -85,6 +97,7 @@ public sealed class OwnerIndex
         var m = Rows[row].Memory;
         var extra = Volatile.Read(ref _accesses[row]);
         var copy = m.Copy();
+        copy.Metadata = Rows[row].Metadata is { } metadata ? JsonObject.Create(metadata)! : [];
         if (extra > 0)
         {
             copy.AccessCount = m.AccessCount + extra;
@@ -155,10 +168,10 @@ public sealed class OwnerIndex
                 CreatedAt = reader.GetFieldValue<DateTimeOffset>(7),
                 ExpiresAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
                 AccessCount = reader.GetInt32(9),
-                Metadata = reader.IsDBNull(11) || reader.GetString(11) is var json && json == "{}" ? [] : JsonNode.Parse(json)!.AsObject(),
+                Metadata = IndexRow.Unserved,
             };
             rows.Add(new IndexRow(m, 0, reader.GetInt64(1), null, 0, reader.GetFieldValue<string[]>(10),
-                reader.IsDBNull(12) ? null : reader.GetDouble(12)));
+                IndexRow.ParseMetadata(reader.IsDBNull(11) ? null : reader.GetString(11)), reader.IsDBNull(12) ? null : reader.GetDouble(12)));
         }
         rows.Sort(InRecordingOrder);
         return rows;
@@ -257,7 +270,7 @@ public sealed class OwnerIndex
             Content = reader.GetString(4),
             Key = reader.IsDBNull(5) ? null : reader.GetString(5),
             Tags = Canonical(reader.GetFieldValue<string[]>(6), canonical),
-            Metadata = reader.GetString(7) is var json && json == "{}" ? [] : JsonNode.Parse(json)!.AsObject(), // the common case, small
+            Metadata = IndexRow.Unserved,
             Importance = reader.GetFloat(8),
             Confidence = reader.GetFloat(9),
             Source = Enum.Parse<MemorySource>(reader.GetString(10), ignoreCase: true),
@@ -274,7 +287,8 @@ public sealed class OwnerIndex
         };
         var lexemes = Canonical(reader.GetFieldValue<string[]>(21), canonical);
         var vector = reader.IsDBNull(22) ? null : ReadVector(reader, 22);
-        return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes);
+        return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes,
+            IndexRow.ParseMetadata(reader.GetString(7)));
     }
 
     /// <summary>pgvector's binary form of a halfvec: int16 dimensions, int16 unused, then big-endian float16s.</summary>

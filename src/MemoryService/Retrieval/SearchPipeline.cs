@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Memories;
 using Microsoft.Extensions.Options;
@@ -116,6 +117,7 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
     private static List<Ranked> Rows(IndexView view, SearchQuery q, DateTimeOffset now)
     {
         var rows = new List<Ranked>((view.User?.Count ?? 0) + (view.Knowledge?.Count ?? 0));
+        var filter = MetadataFilter.From(q);
         var a = view.User ?? OwnerIndex.Empty;
         var b = view.Knowledge ?? OwnerIndex.Empty;
         int i = 0, j = 0;
@@ -123,19 +125,29 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
         {
             var takeA = j >= b.Count || (i < a.Count && (a.Rows[i].Memory.ObservedAt, a.Rows[i].Seq).CompareTo((b.Rows[j].Memory.ObservedAt, b.Rows[j].Seq)) <= 0);
             var row = takeA ? new Ranked(a, i++) : new Ranked(b, j++);
-            if (Matches(row.Index.Rows[row.Row].Memory, q, now)) rows.Add(row);
+            if (Matches(row.Index.Rows[row.Row], q, filter, now)) rows.Add(row);
         }
         return rows;
     }
 
-    private static bool Matches(Memory m, SearchQuery q, DateTimeOffset now) =>
-        (m.ExpiresAt is null || m.ExpiresAt > now)
-        && (q.Kinds is not { Count: > 0 } || q.Kinds.Contains(m.Kind))
-        && (q.Tags is not { Count: > 0 } || m.Tags.Any(q.Tags.Contains))
-        && (q.Key is null || m.Key == q.Key)
-        && (q.MetadataEquals is not { Count: > 0 } || JsonMatch.Contains(m.Metadata, q.MetadataEquals))
-        && (q.MetadataIn is null || q.MetadataIn.All(f =>
-            m.Metadata.TryGetPropertyValue(f.Key, out var value) && f.Value.Any(v => JsonMatch.Equal(value, v))));
+    /// <summary>The query's metadata filters as immutable JSON elements, compared with each row's.</summary>
+    private sealed record MetadataFilter(JsonElement? Contains, (string Field, JsonElement[] Values)[] In)
+    {
+        public static MetadataFilter From(SearchQuery q) => new(
+            q.MetadataEquals is { Count: > 0 } equals ? JsonSerializer.SerializeToElement(equals) : null,
+            (q.MetadataIn ?? new Dictionary<string, JsonArray>()).Select(f => (f.Key, f.Value.Select(v => JsonSerializer.SerializeToElement(v)).ToArray())).ToArray());
+    }
+
+    private static bool Matches(IndexRow row, SearchQuery q, MetadataFilter filter, DateTimeOffset now)
+    {
+        var m = row.Memory;
+        return (m.ExpiresAt is null || m.ExpiresAt > now)
+            && (q.Kinds is not { Count: > 0 } || q.Kinds.Contains(m.Kind))
+            && (q.Tags is not { Count: > 0 } || m.Tags.Any(q.Tags.Contains))
+            && (q.Key is null || m.Key == q.Key)
+            && (filter.Contains is not { } contains || JsonMatch.Contains(row.Metadata ?? JsonMatch.EmptyObject, contains))
+            && filter.In.All(f => row.Metadata is { } meta && meta.TryGetProperty(f.Field, out var value) && f.Values.Any(v => JsonMatch.Equal(value, v)));
+    }
 
     /// <summary>
     /// Candidates by vector and by keyword. BM25 with tf = 1 (memories are short): idf from the ranked rows, length

@@ -192,6 +192,17 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
             Assert.Equal(warm.Select(h => h.Id), read.Select(h => h.Id));
             Assert.All(warm.Zip(read), p => Assert.Equal(p.First.Score, p.Second.Score, 2e-6));
         }
+
+        // Served memories carry their metadata, from memory and from the database alike.
+        foreach (var http in new[] { t.Http, cold })
+        {
+            var result = await ApiFactory.ReadAsync<JsonElement>(await http.PostAsync("/v1/users/u/memories/search",
+                Body(new { query = "piano", metadata = new { bucket = new { @in = new[] { 1, 3 } } } })));
+            var buckets = result.GetProperty("items").EnumerateArray()
+                .Select(h => h.GetProperty("memory").GetProperty("metadata").GetProperty("bucket").GetInt32()).ToList();
+            Assert.NotEmpty(buckets);
+            Assert.All(buckets, b => Assert.Contains(b, new[] { 1, 3 }));
+        }
     }
 
     [Fact]

@@ -48,7 +48,7 @@ public static class ExplainSearch
         {
             ("every search: versions and query analysis", MemoryIndex.OpenSql, [tenant, user, query]),
             ("an owner loaded into the cache: its current rows with vectors", OwnerIndex.RowsSql(false), [tenant, user]),
-            ("an owner read for one request: its current rows with their cosine to the query", OwnerIndex.QueryRowsSql(false), [tenant, user, model, vector]),
+            ("an owner read for one request: its current rows with their cosine to the query", OwnerIndex.QueryRowsSql(false), [tenant, user, model, vector, false]),
         })
         {
             Console.WriteLine($"-- {title}");

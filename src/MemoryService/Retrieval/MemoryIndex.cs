@@ -386,7 +386,8 @@ public sealed class MemoryIndex : IDisposable
         var read = new OwnerIndex?[parts.Count];
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
-            if (!await reader.ReadAsync(ct)) throw new InvalidOperationException($"Tenant {owner.TenantId} does not exist.");
+            // A tenant deleted a moment ago (its key still cached): nothing to search.
+            if (!await reader.ReadAsync(ct)) return new IndexView([], owner.IsKnowledge ? null : OwnerIndex.Empty, parts.Count > 1 || owner.IsKnowledge ? OwnerIndex.Empty : null);
             lexemes = reader.GetFieldValue<string[]>(0);
             for (var i = 0; i < parts.Count; i++)
                 versions[i] = parts[i].Owner.IsKnowledge ? reader.GetInt64(2) : reader.IsDBNull(1) ? null : reader.GetInt64(1);

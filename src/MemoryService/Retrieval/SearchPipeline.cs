@@ -46,7 +46,7 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
         var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, vector, ct,
             needMetadata: query.MetadataEquals is { Count: > 0 } || query.MetadataIn is { Count: > 0 });
         var ranked = Rank(view, query, vector);
-        if (view.User is { Complete: false } || view.Knowledge is { Complete: false })
+        if (!view.Complete)
         {
             var full = await CompleteAsync(owner.TenantId, ranked.Select(r => r.Memory), ct);
             ranked = ranked.Where(r => full.ContainsKey(r.Memory.Id)).Select(r => r with { Memory = full[r.Memory.Id] }).ToList();
@@ -145,7 +145,7 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
             && (q.Kinds is not { Count: > 0 } || q.Kinds.Contains(m.Kind))
             && (q.Tags is not { Count: > 0 } || m.Tags.Any(q.Tags.Contains))
             && (q.Key is null || m.Key == q.Key)
-            && (filter.Contains is not { } contains || JsonMatch.Contains(row.Metadata ?? JsonMatch.EmptyObject, contains))
+            && (filter.Contains is not { } contains || row.Metadata is { } metadata && JsonMatch.Contains(metadata, contains))
             && filter.In.All(f => row.Metadata is { } meta && meta.TryGetProperty(f.Field, out var value) && f.Values.Any(v => JsonMatch.Equal(value, v)));
     }
 

@@ -44,13 +44,17 @@ if [ "${#tools[@]}" -gt 0 ]; then
 fi
 
 # --- pgvector -----------------------------------------------------------------------------------
-if [ -f "/usr/share/postgresql/$PGVER/extension/vector.control" ]; then
+# The service needs pgvector 0.7.0 or later (halfvec); older distributions (Ubuntu 24.04: 0.6) get a source build.
+new_enough() { [ "$(printf '%s\n0.7.0\n' "$1" | sort -V | head -n 1)" = "0.7.0" ]; }
+control="/usr/share/postgresql/$PGVER/extension/vector.control"
+if [ -f "$control" ] && new_enough "$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$control")"; then
   log "PostgreSQL $PGVER with pgvector: present"
   exit 0
 fi
 
 apt_update
-if apt-cache policy "postgresql-$PGVER-pgvector" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+candidate=$(apt-cache policy "postgresql-$PGVER-pgvector" 2>/dev/null | sed -n 's/^ *Candidate: \([0-9][^-+~]*\).*/\1/p')
+if [ -n "$candidate" ] && new_enough "$candidate"; then
   log "installing postgresql-$PGVER-pgvector"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "postgresql-$PGVER-pgvector" >/dev/null
   exit 0
@@ -62,7 +66,10 @@ log "building pgvector from Debian's source package"
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "postgresql-server-dev-$PGVER" build-essential dpkg-dev >/dev/null
 mirror=$(grep -rhoE '(https?://[^ ]+/debian)/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
   | grep -v -- '-security' | head -n 1 | tr -d ' ' | sed 's#/$##' || true)
-[ -n "$mirror" ] || { log "ERROR: no Debian mirror found in /etc/apt/sources.list*"; exit 1; }
+# Ubuntu has no Debian mirror in its sources: use Debian's own, with its keyring (in Ubuntu's universe).
+[ -n "$mirror" ] || mirror="http://deb.debian.org/debian"
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] \
+  || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debian-archive-keyring >/dev/null
 work=$(mktemp -d); chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial" "$work/src"

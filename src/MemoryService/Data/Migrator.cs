@@ -74,12 +74,18 @@ public sealed class Migrator(NpgsqlDataSource dataSource, ILogger<Migrator> logg
 
     private static async Task RequirePgvectorAsync(NpgsqlConnection conn, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'", conn);
-        if (await cmd.ExecuteScalarAsync(ct) is null)
+        await using var cmd = new NpgsqlCommand("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'", conn);
+        var version = await cmd.ExecuteScalarAsync(ct) as string;
+        if (version is null)
             throw new InvalidOperationException(
                 $"The PostgreSQL server at {conn.Host} does not have the pgvector extension ('vector') installed. " +
                 "Install pgvector on that server (package postgresql-NN-pgvector) or unset ConnectionStrings:Memory " +
                 "to use the embedded database.");
+        // halfvec (0006_halfvec.sql) came with pgvector 0.7.0.
+        if (!Version.TryParse(version, out var parsed) || parsed < new Version(0, 7))
+            throw new InvalidOperationException(
+                $"The PostgreSQL server at {conn.Host} has pgvector {version}; MemoryService needs 0.7.0 or later (half-precision " +
+                "vectors). Upgrade the pgvector package on that server (scripts/prereqs.sh does it for the embedded database).");
     }
 
     private static async Task Exec(NpgsqlConnection conn, string sql, CancellationToken ct, params object[] args)

@@ -12,6 +12,7 @@ using MemoryService.Users;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 using static MemoryService.Context.ContextApi;
 
 namespace MemoryService.Chat;
@@ -21,12 +22,12 @@ public static class ChatApi
 {
     public sealed record ChatRequest(
         [property: Description("The conversation so far, oldest first; the last user turn is what is answered.")] IReadOnlyList<ContextMessage>? Messages,
-        [property: Description("Model override; default Llm:Model.")] string? Model = null,
+        [property: Description("Model override: Llm:Model or one of Llm:AllowedModels; default Llm:Model.")] string? Model = null,
         [property: Description("Stream the reply as Server-Sent Events.")] bool? Stream = null,
         [property: Description("Learn memories from this exchange after replying (in the background).")] bool? Learn = null,
         [property: Description("Token budget of the memory context; default 800.")] int? TokenBudget = null,
         [property: Description("Sampling temperature, 0-2.")] double? Temperature = null,
-        [property: Description("Most tokens the model may write.")] int? MaxTokens = null);
+        [property: Description("Most tokens the model may write; at most Llm:MaxOutputTokens (a larger value is lowered to it).")] int? MaxTokens = null);
 
     public sealed record ChatMessageResponse(string Role, string Content);
 
@@ -60,7 +61,7 @@ public static class ChatApi
 
     private static async Task<Results<Ok<ChatTurnResponse>, ServerSentEventsResult<ChatStreamEvent>, ValidationProblem, ProblemHttpResult>> Chat(
         [Description("The client's user id.")] string user_id, ChatRequest request, Caller caller, ContextBuilder builder, LearningQueue learning,
-        IServiceProvider services, TimeProvider clock, ILogger<ChatRequest> logger, CancellationToken ct)
+        IServiceProvider services, IOptions<LlmOptions> llm, TimeProvider clock, ILogger<ChatRequest> logger, CancellationToken ct)
     {
         // 1. validate, and make sure there is a model to talk to
         var errors = new Dictionary<string, string[]>();
@@ -76,6 +77,9 @@ public static class ChatApi
         var spec = await ValidateAsync(owner, new ContextRequest(Messages: request.Messages, TokenBudget: request.TokenBudget), builder, errors, ct);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         if (services.GetService<IChatClient>() is not { } model) return TypedResults.Problem(NotConfigured());
+        // Checked once a model is configured, so a service without one still says so (503) rather than naming models.
+        if (request.Model is { } named && !llm.Value.IsAllowedModel(named))
+            return TypedResults.ValidationProblem(Problems.Field("model", llm.Value.ModelNotAllowed(named)));
 
         // 2. build the memory context from the latest user turn and a little before it
         var context = await builder.BuildAsync(spec!, ct);

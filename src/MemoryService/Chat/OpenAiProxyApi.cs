@@ -53,7 +53,11 @@ public static class OpenAiProxyApi
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         if (services.GetService<IChatClient>()?.GetService<OpenAiChatClient>() is not { } model) return TypedResults.Problem(ChatApi.NotConfigured());
 
-        // 2. the user's context, prepended as a system message
+        // 2. the operator's limits: the body goes to the model as it is, so what costs money is checked or capped here
+        var limitErrors = ApplyLimits(body, llm.Value);
+        if (limitErrors.Count > 0) return TypedResults.ValidationProblem(limitErrors);
+
+        // 3. the user's context, prepended as a system message
         var template = await builder.TenantTemplateAsync(caller.TenantId, ct);
         var spec = new ContextSpec(new Owner(caller.TenantId, userId), ContextBuilder.QueryFrom(turns), ContextApi.DefaultTokenBudget,
             ContextSections.All.ToHashSet(), ContextFormat.Text, template);
@@ -61,11 +65,10 @@ public static class OpenAiProxyApi
         var messages = body["messages"]!.AsArray();
         if (context is { SystemPrompt.Length: > 0 })
             messages.Insert(0, new JsonObject { ["role"] = "system", ["content"] = context.SystemPrompt });
-        if (body["model"] is null) body["model"] = llm.Value.Model;
         var stream = body["stream"] is JsonValue s && s.TryGetValue<bool>(out var on) && on;
         http.Response.Headers[MemoryIdsHeader] = string.Join(",", context?.Items.Select(i => i.Memory.Id) ?? []);
 
-        // 3. send it on; errors before the first byte are problems, after it an OpenAI-style error event
+        // 4. send it on; errors before the first byte are problems, after it an OpenAI-style error event
         RawChatResponse raw;
         try
         {
@@ -100,6 +103,45 @@ public static class OpenAiProxyApi
             await http.Response.Body.FlushAsync(ct);
             return TypedResults.Empty;
         }
+    }
+
+    /// <summary>
+    /// Refuses what Llm:AllowedModels, Llm:AllowTools and the one-choice rule do not allow, fills in the default model and
+    /// lowers max_tokens / max_completion_tokens to Llm:MaxOutputTokens (adding max_completion_tokens, the field OpenAI's
+    /// SDK sends, when the request has neither). Returns field errors; the body is changed only when there are none.
+    /// </summary>
+    internal static Dictionary<string, string[]> ApplyLimits(JsonObject body, LlmOptions llm)
+    {
+        var errors = new Dictionary<string, string[]>();
+        switch (body["model"])
+        {
+            case null:
+                break;
+            case JsonValue v when v.TryGetValue<string>(out var name):
+                if (!llm.IsAllowedModel(name)) MemoryValidation.Add(errors, "model", llm.ModelNotAllowed(name));
+                break;
+            default:
+                MemoryValidation.Add(errors, "model", "A model name (string).");
+                break;
+        }
+        // n > 1 asks the model for several answers at once: that many times the output, of which chat shows one.
+        if (body["n"] is { } n && !(n is JsonValue nv && nv.TryGetValue<long>(out var count) && count == 1))
+            MemoryValidation.Add(errors, "n", "Only one choice per request: leave n out or set it to 1.");
+        if (!llm.AllowTools)
+            foreach (var field in new[] { "tools", "functions" })
+                if (body[field] is { } tools && tools is not JsonArray { Count: 0 })
+                    MemoryValidation.Add(errors, field, "Tool calling is turned off on this service (Llm:AllowTools); send the request without tools.");
+        var limits = new[] { "max_tokens", "max_completion_tokens" }.Where(f => body[f] is not null).ToList();
+        foreach (var field in limits)
+            if (!(body[field] is JsonValue mv && mv.TryGetValue<long>(out var asked) && asked >= 1))
+                MemoryValidation.Add(errors, field, "A whole number of tokens, at least 1.");
+        if (errors.Count > 0) return errors;
+
+        body["model"] ??= llm.Model;
+        foreach (var field in limits)
+            if (body[field]!.GetValue<long>() > llm.MaxOutputTokens) body[field] = llm.MaxOutputTokens;
+        if (limits.Count == 0) body["max_completion_tokens"] = llm.MaxOutputTokens;
+        return errors;
     }
 
     /// <summary>The turns as text (string content or an array of text parts), for the context query.</summary>

@@ -14,8 +14,27 @@ public sealed class LlmOptions : IValidatableObject
     /// <summary>Base URL including "/v1", e.g. https://api.openai.com/v1 or http://localhost:11434/v1 for Ollama.</summary>
     public Uri? BaseUrl { get; set; }
 
-    /// <summary>Default model; a request may name another.</summary>
+    /// <summary>Default model, used when a request names none; always allowed.</summary>
     public string? Model { get; set; }
+
+    /// <summary>
+    /// Further models a request may name (chat's and the proxy's "model"); any other is a 400. Empty (the default):
+    /// only <see cref="Model"/>, so a tenant cannot move the operator's spend to a dearer model.
+    /// </summary>
+    public string[] AllowedModels { get; set; } = [];
+
+    /// <summary>
+    /// Most tokens any one model call may write: chat, the proxy and learning's extraction calls alike. A request
+    /// asking for more (or for no limit) is sent with this cap.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>
+    /// Whether the proxy passes "tools" / "functions" (tool calling) to the model. Off by default: a request that
+    /// carries them is a 400, since tool loops multiply calls and this service does not run tools itself.
+    /// </summary>
+    public bool AllowTools { get; set; }
 
     /// <summary>API key; local servers usually accept any value, so it may be left empty.</summary>
     public string? ApiKey { get; set; }
@@ -43,7 +62,18 @@ public sealed class LlmOptions : IValidatableObject
             if (string.IsNullOrWhiteSpace(Model))
                 yield return new ValidationResult("Llm:Model is required when Llm:Provider is 'openai'.", [nameof(Model)]);
         }
+        if (AllowedModels.Any(string.IsNullOrWhiteSpace))
+            yield return new ValidationResult("Llm:AllowedModels entries must be model names, not empty.", [nameof(AllowedModels)]);
     }
+
+    /// <summary>True when a request may name <paramref name="model"/>: the configured one or one of <see cref="AllowedModels"/>.</summary>
+    public bool IsAllowedModel(string model) =>
+        string.Equals(model, Model, StringComparison.Ordinal) || AllowedModels.Contains(model, StringComparer.Ordinal);
+
+    /// <summary>The 400 message for a model that is not allowed.</summary>
+    public string ModelNotAllowed(string model) =>
+        $"Model '{model}' is not allowed here; use {string.Join(", ", new[] { Model }.Concat(AllowedModels).Distinct().Select(m => $"'{m}'"))} " +
+        "(Llm:Model, Llm:AllowedModels), or leave it out for the default.";
 }
 
 /// <summary>Names accepted in <see cref="LlmOptions.Provider"/>.</summary>

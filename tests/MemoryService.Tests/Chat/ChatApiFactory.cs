@@ -26,6 +26,7 @@ public sealed class ChatApiFactory : FakeOpenAiApiFactory
         Settings["Llm:Provider"] = "openai";
         Settings["Llm:BaseUrl"] = baseUrl.ToString();
         Settings["Llm:Model"] = "test-model";
+        Settings["Llm:AllowedModels:0"] = "gpt-x"; // a client may name it
         Settings["Llm:TimeoutSeconds"] = "2";
         Settings["Llm:MaxRetries"] = "0";
     }

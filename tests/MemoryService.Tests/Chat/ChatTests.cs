@@ -114,7 +114,7 @@ public sealed class ChatTests(ChatApiFactory factory) : IClassFixture<ChatApiFac
         using var t = await factory.NewTenantAsync();
         await AddMemoryAsync(t, "u3", "Lives in Lisbon", "fact");
         var key = t.Http.DefaultRequestHeaders.Authorization!.Parameter!;
-        var client = new ChatClient("gpt-4o-mini", new ApiKeyCredential(key), new OpenAIClientOptions
+        var client = new ChatClient("test-model", new ApiKeyCredential(key), new OpenAIClientOptions
         {
             Endpoint = new Uri(t.Http.BaseAddress!, "/v1/openai"),
             Transport = new HttpClientPipelineTransport(factory.CreateClient()),
@@ -145,7 +145,7 @@ public sealed class ChatTests(ChatApiFactory factory) : IClassFixture<ChatApiFac
     {
         using var t = await factory.NewTenantAsync();
 
-        var response = await t.Http.PostAsJsonAsync("/v1/openai/chat/completions", new { model = "m", messages = new[] { new { role = "user", content = "hi" } } });
+        var response = await t.Http.PostAsJsonAsync("/v1/openai/chat/completions", new { model = "test-model", messages = new[] { new { role = "user", content = "hi" } } });
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("user", await response.Content.ReadAsStringAsync());
@@ -158,7 +158,7 @@ public sealed class ChatTests(ChatApiFactory factory) : IClassFixture<ChatApiFac
         await AddMemoryAsync(t, "u4", "Has a dog named Rex", "fact");
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/openai/chat/completions")
         {
-            Content = JsonContent.Create(new { model = "m", messages = new[] { new { role = "user", content = "What is my dog called?" } } }),
+            Content = JsonContent.Create(new { model = "test-model", messages = new[] { new { role = "user", content = "What is my dog called?" } } }),
         };
         request.Headers.Add("X-User-Id", "u4");
 

@@ -335,13 +335,16 @@ public static class MemoriesApi
 
     private sealed record IfMatch(bool Valid, int? Version);
 
-    /// <summary>null: no If-Match; Valid=false: one that can never match; "*" matches any version.</summary>
+    /// <summary>
+    /// null: no If-Match; Valid=false: one that can never match; "*" matches any version. If-Match compares strongly
+    /// (RFC 9110 13.1.1): a weak tag (W/"1") never matches, since a weak validator cannot promise the bytes are the same.
+    /// </summary>
     private static IfMatch? ParseIfMatch(HttpContext http)
     {
         var raw = http.Request.Headers.IfMatch.ToString().Trim();
         if (raw.Length == 0) return null;
         if (raw == "*") return new IfMatch(true, null);
-        if (raw.StartsWith("W/", StringComparison.Ordinal)) raw = raw[2..];
+        if (raw.StartsWith("W/", StringComparison.Ordinal)) return new IfMatch(false, null);
         return int.TryParse(raw.Trim('"'), out var v) ? new IfMatch(true, v) : new IfMatch(false, null);
     }
 

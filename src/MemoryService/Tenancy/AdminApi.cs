@@ -3,6 +3,7 @@ using MemoryService.Data;
 using MemoryService.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace MemoryService.Tenancy;
 
@@ -34,7 +35,15 @@ public static class AdminApi
             return TypedResults.Problem(Problems.Conflict($"A tenant named '{name}' exists."));
         var tenant = new Tenant { Id = Guid.CreateVersion7(), Name = name, CreatedAt = clock.GetUtcNow() };
         db.Add(tenant);
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            // Another request created the name between the check above and this insert: the same answer as the check's.
+            return TypedResults.Problem(Problems.Conflict($"A tenant named '{name}' exists."));
+        }
         return TypedResults.Created($"/v1/admin/tenants/{tenant.Id}", tenant.AsResponse());
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using MemoryService.Data;
 using MemoryService.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace MemoryService.Tests.Foundation;
@@ -69,13 +70,59 @@ public sealed class FoundationTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
-    public async Task MigrationsAreRecordedOnceEvenWhenReplicasRace()
+    public async Task ReplicasRacingOnAnEmptyDatabaseApplyEachMigrationExactlyOnce()
     {
-        var migrator = api.Services.GetRequiredService<Migrator>();
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => migrator.MigrateAsync(CancellationToken.None)));
-        var recorded = await api.QueryScalarAsync<long>("SELECT count(*) FROM schema_migrations");
-        Assert.Equal(Migrator.Migrations.Count, recorded);
-        Assert.True(await migrator.IsUpToDateAsync(CancellationToken.None));
+        // A database no host has touched, so the migrators really race for it.
+        var connectionString = TestDatabase.CreateDatabase();
+        try
+        {
+            const int replicas = 6;
+            var logs = Enumerable.Range(0, replicas).Select(_ => new AppliedLog()).ToArray();
+            var sources = logs.Select(_ => NpgsqlDataSource.Create(connectionString)).ToArray();
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var runs = Enumerable.Range(0, replicas).Select(async i =>
+            {
+                await gate.Task;
+                await new Migrator(sources[i], logs[i]).MigrateAsync(CancellationToken.None);
+            }).ToArray();
+            gate.SetResult();
+            await Task.WhenAll(runs); // throws if any replica failed
+
+            var applied = logs.SelectMany(l => l.Versions).ToList();
+            Assert.Equal(Migrator.Migrations.Select(m => m.Version).Order(StringComparer.Ordinal), applied.Order(StringComparer.Ordinal));
+            Assert.True(await new Migrator(sources[0], new AppliedLog()).IsUpToDateAsync(CancellationToken.None));
+            await using var conn = await sources[0].OpenConnectionAsync();
+            await using var cmd = new NpgsqlCommand("SELECT count(*) FROM schema_migrations", conn);
+            Assert.Equal((long)Migrator.Migrations.Count, (long)(await cmd.ExecuteScalarAsync())!);
+            foreach (var table in new[] { "tenants", "api_keys", "users", "memories", "memory_history", "idempotency_records" })
+            {
+                await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", conn);
+                exists.Parameters.AddWithValue(table);
+                Assert.True((bool)(await exists.ExecuteScalarAsync())!, $"table {table} missing");
+            }
+            foreach (var source in sources) await source.DisposeAsync();
+        }
+        finally
+        {
+            TestDatabase.DropDatabase(connectionString);
+        }
+    }
+
+    /// <summary>The migrator's log, keeping the versions it says it applied.</summary>
+    private sealed class AppliedLog : ILogger<Migrator>
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Versions { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> values
+                && values.Any(v => v is { Key: "{OriginalFormat}", Value: "Applied migration {Version}" }))
+                Versions.Enqueue((string)values.First(v => v.Key == "Version").Value!);
+        }
     }
 
     [Fact]

@@ -16,7 +16,8 @@ namespace MemoryService.Chat;
 /// <summary>
 /// POST /v1/openai/chat/completions: OpenAI's chat API with memory. An app points its OpenAI client at
 /// http://host/v1/openai with its tenant key as the API key; the user's context is prepended as a system
-/// message and everything else in the request passes through to the configured model untouched.
+/// message and everything else in the request passes through to the configured model, within the Llm limits
+/// (allowed models, output-token cap, one choice, tools only when allowed).
 /// </summary>
 public static class OpenAiProxyApi
 {

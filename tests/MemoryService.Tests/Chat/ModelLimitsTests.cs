@@ -96,6 +96,19 @@ public sealed class ModelLimitsTests(ModelLimitsFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task ChatTakesNoToolsAndNoSecondChoice()
+    {
+        using var t = await factory.NewTenantAsync();
+
+        var tools = await t.Http.PostAsJsonAsync("/v1/users/u1/chat", new { messages = ModelRequests.Hi, tools = new[] { new { type = "function" } } });
+        var choices = await t.Http.PostAsJsonAsync("/v1/users/u1/chat", new { messages = ModelRequests.Hi, n = 3 });
+
+        await ModelRequests.AssertFieldError(tools, "tools");
+        await ModelRequests.AssertFieldError(choices, "n");
+        Assert.Empty(Sent());
+    }
+
+    [Fact]
     public async Task ProxyFillsInTheModelAndCapsBothOutputLimits()
     {
         using var t = await factory.NewTenantAsync();

@@ -12,11 +12,8 @@ public sealed class ModelLimitsFactory : FakeOpenAiApiFactory
 
     protected override void UseServer(Uri baseUrl)
     {
-        Settings["Llm:Provider"] = "openai";
-        Settings["Llm:BaseUrl"] = baseUrl.ToString();
-        Settings["Llm:Model"] = "house-model";
+        UseAsChatModel(baseUrl, "house-model");
         Settings["Llm:MaxOutputTokens"] = Cap.ToString();
-        Settings["Llm:MaxRetries"] = "0";
     }
 }
 
@@ -25,12 +22,9 @@ public sealed class PermissiveModelFactory : FakeOpenAiApiFactory
 {
     protected override void UseServer(Uri baseUrl)
     {
-        Settings["Llm:Provider"] = "openai";
-        Settings["Llm:BaseUrl"] = baseUrl.ToString();
-        Settings["Llm:Model"] = "house-model";
+        UseAsChatModel(baseUrl, "house-model");
         Settings["Llm:AllowedModels:0"] = "big-model";
         Settings["Llm:AllowTools"] = "true";
-        Settings["Llm:MaxRetries"] = "0";
     }
 }
 

@@ -11,6 +11,15 @@ public abstract class FakeOpenAiApiFactory : ApiFactory, IAsyncLifetime
     /// <summary>Points the service's settings at the started server.</summary>
     protected abstract void UseServer(Uri baseUrl);
 
+    /// <summary>The server as the chat model (Llm:*), without SDK retries so failures show at once.</summary>
+    protected void UseAsChatModel(Uri baseUrl, string model)
+    {
+        Settings["Llm:Provider"] = "openai";
+        Settings["Llm:BaseUrl"] = baseUrl.ToString();
+        Settings["Llm:Model"] = model;
+        Settings["Llm:MaxRetries"] = "0";
+    }
+
     async Task IAsyncLifetime.InitializeAsync()
     {
         Fake = await FakeOpenAiServer.StartAsync();

@@ -19,13 +19,7 @@ namespace MemoryService.Tests.Tenancy;
 /// </summary>
 public sealed class CrossTenantFactory : FakeOpenAiApiFactory
 {
-    protected override void UseServer(Uri baseUrl)
-    {
-        Settings["Llm:Provider"] = "openai";
-        Settings["Llm:BaseUrl"] = baseUrl.ToString();
-        Settings["Llm:Model"] = "test-model";
-        Settings["Llm:MaxRetries"] = "0";
-    }
+    protected override void UseServer(Uri baseUrl) => UseAsChatModel(baseUrl, "test-model");
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

@@ -118,13 +118,17 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
         await using (var sweep = new NpgsqlCommand("""
             UPDATE learning_jobs SET status = 'failed', locked_until = NULL, claim_token = NULL, updated_at = now(),
                    last_error = 'Attempt ' || attempts || ' stopped without finishing (its worker died; the lease ran out).'
-            WHERE status = 'running' AND locked_until < now() AND attempts >= $1;
-            DELETE FROM learning_jobs WHERE status = 'failed' AND updated_at < now() - $2 * interval '1 hour';
+            WHERE status = 'running' AND locked_until < now() AND attempts >= $1
             """, conn))
         {
             sweep.Parameters.AddWithValue(o.MaxAttempts);
-            sweep.Parameters.AddWithValue(o.FailedRetentionHours);
             await sweep.ExecuteNonQueryAsync(ct);
+        }
+        await using (var purge = new NpgsqlCommand(
+            "DELETE FROM learning_jobs WHERE status = 'failed' AND updated_at < now() - $1 * interval '1 hour'", conn))
+        {
+            purge.Parameters.AddWithValue(o.FailedRetentionHours);
+            await purge.ExecuteNonQueryAsync(ct);
         }
 
         var token = Guid.NewGuid();

@@ -201,3 +201,53 @@ public sealed class LearningJobsTests(LearningJobsApiFactory factory) : IClassFi
         }
     }
 }
+
+/// <summary>A job runner whose attempts time out after one second, with no retry.</summary>
+public sealed class LearningJobTimeoutFactory : FakeOpenAiApiFactory
+{
+    public FakeOpenAiServer Llm => Fake;
+
+    protected override void UseServer(Uri baseUrl)
+    {
+        Settings["Llm:Provider"] = "openai";
+        Settings["Llm:BaseUrl"] = baseUrl.ToString();
+        Settings["Llm:Model"] = "fake-model";
+        Settings["Llm:MaxRetries"] = "0";
+        Settings["Learning:Jobs:PollIntervalSeconds"] = "0.1";
+        Settings["Learning:Jobs:MaxAttempts"] = "1";
+        Settings["Learning:Jobs:TimeoutSeconds"] = "1";
+    }
+}
+
+public sealed class LearningJobTimeoutTests(LearningJobTimeoutFactory factory) : IClassFixture<LearningJobTimeoutFactory>
+{
+    [Fact]
+    public async Task AnAttemptThatOutlivesTheJobTimeoutIsCancelledAndRecorded()
+    {
+        factory.Llm.BeforeChatReply = async (body, ct) =>
+        {
+            if (LearningJobsTests.IsExtraction(body)) await Task.Delay(TimeSpan.FromSeconds(30), ct);
+            return null;
+        };
+        using var t = await factory.NewTenantAsync();
+        var chat = await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync("/v1/users/slow/chat",
+            new { learn = true, messages = new[] { new { role = "user", content = "I'm vegetarian." } } }));
+        var jobId = chat.GetProperty("learning_job_id").GetGuid();
+        var started = DateTime.UtcNow;
+
+        JsonElement failed = default;
+        await LearningJobsTests.WaitForAsync(async () =>
+        {
+            var items = (await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync("/v1/users/slow/learning?status=failed")))
+                .GetProperty("items").EnumerateArray().ToList();
+            if (items.Count == 0) return false;
+            failed = items[0];
+            return true;
+        }, seconds: 15);
+
+        Assert.Equal(jobId, failed.GetProperty("id").GetGuid());
+        Assert.Contains("timed out", failed.GetProperty("last_error").GetString());
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), "the attempt was not cut off by the job timeout");
+        factory.Llm.BeforeChatReply = null;
+    }
+}

@@ -158,8 +158,22 @@ public static class ChatApi
         {
             await updates.DisposeAsync();
         }
-        // Recorded before the final event, so a client that saw "done" with a job id can rely on the job.
-        var jobId = learn is null ? null : await learn(reply.Length > 0 ? reply.ToString() : null, ct);
+        // Recorded before the final event, so a client that saw "done" with a job id can rely on the job. The reply has
+        // gone out already: a database failure here ends the stream with an error event rather than cutting it off.
+        Guid? jobId = null;
+        if (learn is not null)
+        {
+            try
+            {
+                jobId = await learn(reply.Length > 0 ? reply.ToString() : null, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning("The learning job of a streamed chat could not be recorded: {Message}", ex.Message);
+                failure ??= new ChatStreamEvent("error", Status: StatusCodes.Status503ServiceUnavailable,
+                    Detail: "The reply was sent, but the learning job could not be recorded; this exchange will not be learned.");
+            }
+        }
         if (failure is not null) yield return new SseItem<ChatStreamEvent>(failure with { MemoryIds = memoryIds, LearningJobId = jobId }, "error");
         else yield return new SseItem<ChatStreamEvent>(new ChatStreamEvent("done", Content: reply.ToString(), MemoryIds: memoryIds, Model: modelId,
             LearningJobId: jobId), "done");

@@ -55,6 +55,24 @@ public sealed class LearningJobsTests(LearningJobsApiFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task StreamedChatNamesItsLearningJobInTheDoneEvent()
+    {
+        using var gate = HoldExtraction();
+        using var t = await factory.NewTenantAsync();
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/streamer/chat",
+            new { learn = true, stream = true, messages = new[] { new { role = "user", content = "I'm vegetarian." } } });
+        var events = MemoryService.Tests.Chat.Sse.Parse(await response.Content.ReadAsStringAsync());
+
+        using var done = JsonDocument.Parse(events[^1]);
+        Assert.Equal("done", done.RootElement.GetProperty("type").GetString());
+        var jobId = done.RootElement.GetProperty("learning_job_id").GetGuid();
+        Assert.Equal(jobId, Assert.Single(await ListAsync(t, "streamer")).GetProperty("id").GetGuid());
+        gate.Release();
+        await WaitForAsync(async () => await MemoryCountAsync(t, "streamer") == 1);
+    }
+
+    [Fact]
     public async Task ExtractionThatKeepsFailingIsRetriedThenListedAsFailedWithTheLastError()
     {
         factory.Llm.Reset();

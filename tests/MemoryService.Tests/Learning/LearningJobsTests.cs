@@ -6,16 +6,11 @@ using MemoryService.Tests.Infrastructure;
 namespace MemoryService.Tests.Learning;
 
 /// <summary>Chat with a fake model whose extraction calls a test can hold in flight or fail; one job runner, quick retries.</summary>
-public sealed class LearningJobsApiFactory : FakeOpenAiApiFactory
+public sealed class LearningJobsApiFactory : LlmApiFactory
 {
-    public FakeOpenAiServer Llm => Fake;
-
     protected override void UseServer(Uri baseUrl)
     {
-        Settings["Llm:Provider"] = "openai";
-        Settings["Llm:BaseUrl"] = baseUrl.ToString();
-        Settings["Llm:Model"] = "fake-model";
-        Settings["Llm:MaxRetries"] = "0";
+        base.UseServer(baseUrl);
         Settings["Learning:Jobs:Workers"] = "1";
         Settings["Learning:Jobs:PollIntervalSeconds"] = "0.1";
         Settings["Learning:Jobs:MaxAttempts"] = "2";
@@ -221,16 +216,11 @@ public sealed class LearningJobsTests(LearningJobsApiFactory factory) : IClassFi
 }
 
 /// <summary>A job runner whose attempts time out after one second, with no retry.</summary>
-public sealed class LearningJobTimeoutFactory : FakeOpenAiApiFactory
+public sealed class LearningJobTimeoutFactory : LlmApiFactory
 {
-    public FakeOpenAiServer Llm => Fake;
-
     protected override void UseServer(Uri baseUrl)
     {
-        Settings["Llm:Provider"] = "openai";
-        Settings["Llm:BaseUrl"] = baseUrl.ToString();
-        Settings["Llm:Model"] = "fake-model";
-        Settings["Llm:MaxRetries"] = "0";
+        base.UseServer(baseUrl);
         Settings["Learning:Jobs:PollIntervalSeconds"] = "0.1";
         Settings["Learning:Jobs:MaxAttempts"] = "1";
         Settings["Learning:Jobs:TimeoutSeconds"] = "1";

@@ -24,7 +24,7 @@ public static class ChatApi
         [property: Description("The conversation so far, oldest first; the last user turn is what is answered.")] IReadOnlyList<ContextMessage>? Messages,
         [property: Description("Model override: Llm:Model or one of Llm:AllowedModels; default Llm:Model.")] string? Model = null,
         [property: Description("Stream the reply as Server-Sent Events.")] bool? Stream = null,
-        [property: Description("Learn memories from this exchange after replying (in the background).")] bool? Learn = null,
+        [property: Description("Learn memories from this exchange after replying: a learning job is recorded before the reply returns and runs in the background.")] bool? Learn = null,
         [property: Description("Token budget of the memory context; default 800.")] int? TokenBudget = null,
         [property: Description("Sampling temperature, 0-2.")] double? Temperature = null,
         [property: Description("Most tokens the model may write; at most Llm:MaxOutputTokens (a larger value is lowered to it).")] int? MaxTokens = null);
@@ -34,18 +34,16 @@ public static class ChatApi
     public sealed record ChatUsageResponse(long? InputTokens, long? OutputTokens, long? TotalTokens);
 
     public sealed record ChatTurnResponse(ChatMessageResponse Message, string? Model, IReadOnlyList<Guid> MemoryIds, int ContextTokens,
-        ChatUsageResponse? Usage, bool Learning);
+        ChatUsageResponse? Usage,
+        [property: Description("True when a learning job was recorded for this exchange.")] bool Learning,
+        [property: Description("The recorded learning job (GET /v1/users/{user_id}/learning lists it until it is learned).")] Guid? LearningJobId = null);
 
-    /// <summary>One SSE event: "delta" carries content, the final "done" the memory ids, "error" a failure mid-stream.</summary>
+    /// <summary>One SSE event: "delta" carries content, the final "done" the memory ids (and the learning job), "error" a failure mid-stream.</summary>
     public sealed record ChatStreamEvent(string Type, string? Content = null, IReadOnlyList<Guid>? MemoryIds = null, string? Model = null,
-        int? Status = null, string? Detail = null);
+        int? Status = null, string? Detail = null, Guid? LearningJobId = null);
 
-    public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<LearningQueue>();
-        builder.Services.AddHostedService<LearningWorker>();
-        return builder;
-    }
+    /// <summary>Chat needs nothing of its own: learning jobs (learn: true) are registered by AddLearning.</summary>
+    public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder) => builder;
 
     public static IEndpointRouteBuilder MapChat(this IEndpointRouteBuilder app)
     {
@@ -53,14 +51,14 @@ public static class ChatApi
             .WithName("Chat").WithSummary("Answer the conversation with the user's memory as context; JSON or Server-Sent Events.")
             .Produces<ChatStreamEvent>(StatusCodes.Status200OK, "text/event-stream")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout);
         app.MapOpenAiProxy();
         return app;
     }
 
     private static async Task<Results<Ok<ChatTurnResponse>, ServerSentEventsResult<ChatStreamEvent>, ValidationProblem, ProblemHttpResult>> Chat(
-        [Description("The client's user id.")] string user_id, ChatRequest request, Caller caller, ContextBuilder builder, LearningQueue learning,
+        [Description("The client's user id.")] string user_id, ChatRequest request, Caller caller, ContextBuilder builder, LearningJobs learning,
         IServiceProvider services, IOptions<LlmOptions> llm, TimeProvider clock, ILogger<ChatRequest> logger, CancellationToken ct)
     {
         // 1. validate, and make sure there is a model to talk to
@@ -80,6 +78,9 @@ public static class ChatApi
         // Checked once a model is configured, so a service without one still says so (503) rather than naming models.
         if (request.Model is { } named && !llm.Value.IsAllowedModel(named))
             return TypedResults.ValidationProblem(Problems.Field("model", llm.Value.ModelNotAllowed(named)));
+        var learn = request.Learn == true;
+        // Refused before the model is paid for; the enqueue after the reply checks again under the owner's lock.
+        if (learn && !await learning.HasRoomAsync(caller.TenantId, user_id, ct)) return TypedResults.Problem(LearningJobs.QueueFull());
 
         // 2. build the memory context from the latest user turn and a little before it
         var context = await builder.BuildAsync(spec!, ct);
@@ -89,8 +90,8 @@ public static class ChatApi
         // 3. system prompt + the conversation to the model
         List<ChatMessage> messages = [new(ChatRole.System, context.SystemPrompt), .. turns.Select(t => new ChatMessage(new ChatRole(t.Role), t.Content))];
         var options = new ChatOptions { ModelId = request.Model, Temperature = (float?)request.Temperature, MaxOutputTokens = request.MaxTokens };
-        var learn = request.Learn == true;
-        void Learn(string? reply) => EnqueueLearning(learning, caller, user_id, turns, reply, clock.GetUtcNow());
+        var observedAt = clock.GetUtcNow();
+        Task<Guid?> Learn(string? reply, CancellationToken token) => EnqueueLearningAsync(learning, caller, user_id, turns, reply, observedAt, token);
 
         if (request.Stream == true)
         {
@@ -104,7 +105,7 @@ public static class ChatApi
             catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
             {
                 await updates.DisposeAsync();
-                if (learn) Learn(null);
+                if (learn) await Learn(null, ct);
                 return TypedResults.Problem(ModelProblem(ex));
             }
             return TypedResults.ServerSentEvents(Stream(updates, any, memoryIds, learn ? Learn : null, logger));
@@ -118,16 +119,17 @@ public static class ChatApi
         catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
         {
             // The user's turn is worth learning even when the model failed.
-            if (learn) Learn(null);
+            if (learn) await Learn(null, ct);
             return TypedResults.Problem(ModelProblem(ex));
         }
-        if (learn) Learn(response.Text);
+        var jobId = learn ? await Learn(response.Text, ct) : null;
         return TypedResults.Ok(new ChatTurnResponse(new ChatMessageResponse("assistant", response.Text), response.ModelId, memoryIds,
-            context.TokenCount, response.Usage is { } u ? new ChatUsageResponse(u.InputTokenCount, u.OutputTokenCount, u.TotalTokenCount) : null, learn));
+            context.TokenCount, response.Usage is { } u ? new ChatUsageResponse(u.InputTokenCount, u.OutputTokenCount, u.TotalTokenCount) : null,
+            jobId is not null, jobId));
     }
 
     private static async IAsyncEnumerable<SseItem<ChatStreamEvent>> Stream(IAsyncEnumerator<ChatResponseUpdate> updates, bool any,
-        IReadOnlyList<Guid> memoryIds, Action<string?>? learn, ILogger logger, [EnumeratorCancellation] CancellationToken ct = default)
+        IReadOnlyList<Guid> memoryIds, Func<string?, CancellationToken, Task<Guid?>>? learn, ILogger logger, [EnumeratorCancellation] CancellationToken ct = default)
     {
         var reply = new StringBuilder();
         string? modelId = null;
@@ -160,22 +162,41 @@ public static class ChatApi
         {
             await updates.DisposeAsync();
         }
-        learn?.Invoke(reply.Length > 0 ? reply.ToString() : null);
-        if (failure is not null) yield return new SseItem<ChatStreamEvent>(failure with { MemoryIds = memoryIds }, "error");
-        else yield return new SseItem<ChatStreamEvent>(new ChatStreamEvent("done", Content: reply.ToString(), MemoryIds: memoryIds, Model: modelId), "done");
+        // Recorded before the final event, so a client that saw "done" with a job id can rely on the job. The reply has
+        // gone out already: a database failure here ends the stream with an error event rather than cutting it off.
+        Guid? jobId = null;
+        if (learn is not null)
+        {
+            try
+            {
+                jobId = await learn(reply.Length > 0 ? reply.ToString() : null, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning("The learning job of a streamed chat could not be recorded: {Message}", ex.Message);
+                failure ??= new ChatStreamEvent("error", Status: StatusCodes.Status503ServiceUnavailable,
+                    Detail: "The reply was sent, but the learning job could not be recorded; this exchange will not be learned.");
+            }
+        }
+        if (failure is not null) yield return new SseItem<ChatStreamEvent>(failure with { MemoryIds = memoryIds, LearningJobId = jobId }, "error");
+        else yield return new SseItem<ChatStreamEvent>(new ChatStreamEvent("done", Content: reply.ToString(), MemoryIds: memoryIds, Model: modelId,
+            LearningJobId: jobId), "done");
     }
 
-    /// <summary>The exchange to learn from: the assistant turn before the latest user turn (for context), that turn, and the reply.</summary>
-    internal static void EnqueueLearning(LearningQueue queue, Caller caller, string userId, IReadOnlyList<(string Role, string Content)> turns,
-        string? reply, DateTimeOffset now)
+    /// <summary>
+    /// Records the exchange to learn from: the assistant turn before the latest user turn (for context), that turn,
+    /// and the reply. Null when the user's learning jobs are at their cap.
+    /// </summary>
+    internal static async Task<Guid?> EnqueueLearningAsync(LearningJobs jobs, Caller caller, string userId,
+        IReadOnlyList<(string Role, string Content)> turns, string? reply, DateTimeOffset now, CancellationToken ct)
     {
         var last = turns.ToList().FindLastIndex(t => t.Role == "user");
-        if (last < 0) return;
+        if (last < 0) return null;
         var exchange = new List<ConversationMessage>();
         if (last > 0 && turns[last - 1].Role == "assistant") exchange.Add(new ConversationMessage(ConversationMessage.Assistant, turns[last - 1].Content));
         exchange.Add(new ConversationMessage(ConversationMessage.User, turns[last].Content));
         if (!string.IsNullOrEmpty(reply)) exchange.Add(new ConversationMessage(ConversationMessage.Assistant, reply));
-        queue.Enqueue(new LearningJob(caller.TenantId, userId, exchange, now, caller.KeyId.ToString()));
+        return await jobs.EnqueueAsync(caller.TenantId, userId, exchange, now, timeZone: null, caller.KeyId.ToString(), ct);
     }
 
     public static ProblemDetails NotConfigured() => new()

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace MemoryService.Learning;
 
 /// <summary>
@@ -7,12 +9,23 @@ namespace MemoryService.Learning;
 /// </summary>
 public interface IConversationLearner
 {
+    /// <remarks>
+    /// <c>guard</c> runs inside the write transaction, under the owner's lock, before anything is written (a learning
+    /// job checks and deletes its own row there); false means write nothing, and the outcome says <c>Discarded</c>.
+    /// </remarks>
     Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
-        DateTimeOffset observedAt, bool dryRun, string actor, CancellationToken cancellationToken = default);
+        DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default);
 }
 
+/// <summary>A last check inside the learner's write transaction; false = write nothing.</summary>
+public delegate Task<bool> WriteGuard(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken);
+
 /// <summary>One decision per candidate, and what could not be extracted.</summary>
-public sealed record LearningOutcome(IReadOnlyList<LearningDecision> Decisions, IReadOnlyList<ExtractionFailure> Failed);
+public sealed record LearningOutcome(IReadOnlyList<LearningDecision> Decisions, IReadOnlyList<ExtractionFailure> Failed)
+{
+    /// <summary>The guard refused the write (the job was erased or taken over): nothing was written.</summary>
+    public bool Discarded { get; init; }
+}
 
 public enum LearningAction
 {

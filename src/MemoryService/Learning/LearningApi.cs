@@ -40,6 +40,7 @@ public static class LearningApi
             .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         group.MapPost("/extract", Extract).WithName("ExtractMemories")
             .WithSummary("Learn from a conversation: extract memories and add, confirm (noop), update or supersede the user's current ones.");
+        app.MapLearningJobs();
         return group;
     }
 
@@ -53,7 +54,7 @@ public static class LearningApi
         var dryRun = request.DryRun ?? false;
         var messages = request.Messages!.Select(m => new ConversationMessage(m!.Role!.ToLowerInvariant(), m.Content!)).ToList();
         var outcome = await learner.LearnAsync(caller.TenantId, user_id, messages, request.ObservedAt ?? clock.GetUtcNow(), dryRun,
-            caller.KeyId.ToString(), ct);
+            caller.KeyId.ToString(), cancellationToken: ct);
         return TypedResults.Ok(new ExtractResponse(
             outcome.Decisions.Select(d => new DecisionResponse(d.Action, AsResponse(d.Candidate), d.MemoryIds, d.Reason)).ToList(),
             outcome.Failed.Select(f => new FailureResponse(f.Text, f.Reason)).ToList(),
@@ -98,6 +99,9 @@ public static class LearningApi
             ? new LlmDecisionAdvisor(chat, sp.GetRequiredService<ILogger<LlmDecisionAdvisor>>())
             : new RulesOnlyAdvisor());
         builder.Services.AddScoped<IConversationLearner, LearningPipeline>();
+        builder.Services.AddOptions<LearningJobsOptions>().BindConfiguration("Learning:Jobs").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<LearningJobs>();
+        builder.Services.AddHostedService<LearningJobRunner>();
         return builder;
     }
 }

@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Npgsql;
 using Microsoft.Extensions.Options;
 
 namespace MemoryService.Learning;
@@ -24,7 +26,7 @@ public sealed class LearningPipeline(
     private const int MaxAttempts = 3;
 
     public async Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
-        DateTimeOffset observedAt, bool dryRun, string actor, CancellationToken cancellationToken = default)
+        DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default)
     {
         var owner = new Owner(tenantId, userId);
         var ct = cancellationToken;
@@ -53,7 +55,13 @@ public sealed class LearningPipeline(
             if (dryRun) return new LearningOutcome(plan.Decisions(dryRun: true), extraction.Failed);
 
             // 6. write everything in one transaction, or decide again if the memories changed meanwhile
-            if (await TryWriteAsync(owner, plan, actor, ct))
+            var written = await TryWriteAsync(owner, plan, actor, guard, ct);
+            if (written is null)
+            {
+                logger.LogInformation("Learning discarded: its job no longer exists (the user was erased) or was taken over");
+                return new LearningOutcome([], extraction.Failed) { Discarded = true };
+            }
+            if (written.Value)
             {
                 logger.LogInformation("Learned {Count} decision(s): {Actions}", plan.Steps.Count,
                     string.Join(", ", plan.Steps.GroupBy(s => s.Action).Select(g => $"{g.Count()} {g.Key}")));
@@ -223,15 +231,20 @@ public sealed class LearningPipeline(
 
     /// <summary>
     /// Inserts the new memories, then applies every change to existing ones, under the owner's advisory lock.
-    /// False (and nothing written) when a memory the decisions relied on changed since it was read.
+    /// False (and nothing written) when a memory the decisions relied on changed since it was read; null (and
+    /// nothing written) when the guard refused.
     /// </summary>
-    private async Task<bool> TryWriteAsync(Owner owner, Plan plan, string actor, CancellationToken ct)
+    private async Task<bool?> TryWriteAsync(Owner owner, Plan plan, string actor, WriteGuard? guard, CancellationToken ct)
     {
         var db = store.Db;
         var now = MemoryStore.Micros(clock.GetUtcNow());
         await using var tx = await store.BeginOwnerTransactionAsync(owner, ct);
         try
         {
+            if (guard is not null &&
+                !await guard((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct))
+                return null;
+
             // a. nothing the decisions read may have changed: the same current memories per key, at the same versions
             var keys = plan.Steps.Select(s => s.Candidate.Key).Distinct().ToArray();
             var currentByKey = await store.Owned(owner).AsNoTracking()

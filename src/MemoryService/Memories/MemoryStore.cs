@@ -86,11 +86,20 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
     public async Task<IDbContextTransaction> BeginOwnerTransactionAsync(Owner owner, CancellationToken ct)
     {
         var tx = await db.Database.BeginTransactionAsync(ct);
-        await using var cmd = Command("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || coalesce($2, ''), 0))", tx);
+        await LockOwnerAsync((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), owner, ct);
+        return tx;
+    }
+
+    /// <summary>
+    /// The owner's transaction-scoped advisory lock: learning's writes, learning-job enqueues and erasure take it,
+    /// so an erase never interleaves with a learned write for the same user.
+    /// </summary>
+    public static async Task LockOwnerAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Owner owner, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || coalesce($2, ''), 0))", connection, tx);
         cmd.Parameters.AddWithValue(owner.TenantId);
         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await cmd.ExecuteNonQueryAsync(ct);
-        return tx;
     }
 
     /// <summary>Inserts memories whose vectors the caller already has, inside the caller's transaction.</summary>
@@ -278,15 +287,23 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
     }
 
     /// <summary>Erases the user: memories, history, stored idempotent responses and the user row.</summary>
+    /// <summary>
+    /// Erases the user and their learning jobs under the owner's lock: a learning job in flight finds its job gone
+    /// when it comes to write (it re-checks under the same lock) and writes nothing. True when anything was erased.
+    /// </summary>
     public async Task<bool> EraseAsync(Guid tenantId, string userId, CancellationToken ct)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        await using var tx = await BeginOwnerTransactionAsync(new Owner(tenantId, userId), ct);
+        await using var jobs = Command("DELETE FROM learning_jobs WHERE tenant_id = $1 AND user_id = $2", tx);
+        jobs.Parameters.AddWithValue(tenantId);
+        jobs.Parameters.AddWithValue(userId);
+        var jobCount = await jobs.ExecuteNonQueryAsync(ct);
         await db.Set<MemoryHistory>().Where(h => h.TenantId == tenantId && h.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);
         var users = await db.Set<AppUser>().Where(u => u.TenantId == tenantId && u.Id == userId).ExecuteDeleteAsync(ct);
         await tx.CommitAsync(ct);
-        return users > 0;
+        return users > 0 || jobCount > 0;
     }
 
     /// <summary>PostgreSQL keeps microseconds: round first so a write's response equals a later read.</summary>

@@ -37,7 +37,7 @@ public sealed class RecordingLearner : IConversationLearner
     public ConcurrentDictionary<string, IReadOnlyList<ConversationMessage>> Seen { get; } = new();
 
     public Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
-        DateTimeOffset observedAt, bool dryRun, string actor, CancellationToken cancellationToken = default)
+        DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default)
     {
         Seen[userId] = messages;
         return Task.FromResult(new LearningOutcome([], []));

@@ -53,6 +53,12 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
     /// </summary>
     public Func<JsonElement, string> ChatReply { get; set; } = _ => "ok";
 
+    /// <summary>
+    /// Awaited before a chat completion is answered (after <see cref="Delay"/> and queued failures); it may hold the
+    /// request in flight, and a status code it returns is answered as that error. Gets the request body.
+    /// </summary>
+    public Func<JsonElement, CancellationToken, Task<int?>>? BeforeChatReply { get; set; }
+
     /// <summary>Starts listening on a free port of 127.0.0.1.</summary>
     public static async Task<FakeOpenAiServer> StartAsync(CancellationToken cancellationToken = default)
     {
@@ -93,6 +99,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         _chatReplies.Clear();
         IsDown = false;
         Delay = TimeSpan.Zero;
+        BeforeChatReply = null;
     }
 
     public async ValueTask DisposeAsync()
@@ -191,6 +198,11 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
 
     private async Task ChatCompletionsAsync(HttpContext context, JsonElement request)
     {
+        if (BeforeChatReply is { } before && await before(request, context.RequestAborted) is { } failWith)
+        {
+            await WriteErrorAsync(context, failWith);
+            return;
+        }
         var model = request.TryGetProperty("model", out var m) ? m.GetString() ?? "" : "";
         var content = _chatReplies.TryDequeue(out var queued) ? queued : ChatReply(request);
         var stream = request.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;

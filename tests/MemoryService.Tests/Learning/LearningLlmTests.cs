@@ -4,7 +4,7 @@ using MemoryService.Tests.Infrastructure;
 namespace MemoryService.Tests.Learning;
 
 /// <summary>The service with an OpenAI-compatible chat model: a real local fake server scripted per test.</summary>
-public sealed class LlmApiFactory : FakeOpenAiApiFactory
+public class LlmApiFactory : FakeOpenAiApiFactory
 {
     public FakeOpenAiServer Llm => Fake;
 

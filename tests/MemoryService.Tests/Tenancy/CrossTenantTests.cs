@@ -64,6 +64,7 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         new("POST /v1/users/{user_id}/memories/batch", s => Post($"/v1/users/{s.User}/memories/batch", new { items = new[] { new { content = "Intruder note" } } }),
             Expect.Own(HttpStatusCode.Created)),
         new("GET /v1/users/{user_id}/memories", s => Get($"/v1/users/{s.User}/memories"), Expect.Empty("items")),
+        new("GET /v1/users/{user_id}/learning", s => Get($"/v1/users/{s.User}/learning"), Expect.Empty("items")),
         new("GET /v1/users/{user_id}/memories/{id:guid}", s => Get($"/v1/users/{s.User}/memories/{s.MemoryId}"), Expect.NotFound),
         new("PATCH /v1/users/{user_id}/memories/{id:guid}", s => Send(HttpMethod.Patch, $"/v1/users/{s.User}/memories/{s.MemoryId}", new { content = "hijack" }),
             Expect.NotFound),

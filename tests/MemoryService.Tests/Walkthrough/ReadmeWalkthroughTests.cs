@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
 using System.Text.Json;
+using MemoryService.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace MemoryService.Tests.Walkthrough;
@@ -34,7 +34,7 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
     public async Task ReadmeWalkthroughPassesOnTheEmbeddedDefaultAndDataSurvivesARestart()
     {
         // 1. First start: the service creates its cluster, the default tenant and the key file.
-        _service = await ServiceProcess.StartAsync(DataDirectory);
+        _service = await StartServiceAsync();
         Assert.True(File.Exists(KeyFile), "the embedded default wrote no default-api-key.txt");
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(KeyFile));
         var key = File.ReadAllText(KeyFile).Trim();
@@ -61,7 +61,7 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
         _service.Dispose();
 
         // 5. Second start on the same data directory: same key, same data.
-        _service = await ServiceProcess.StartAsync(DataDirectory);
+        _service = await StartServiceAsync();
         Assert.Equal(key, File.ReadAllText(KeyFile).Trim());
         using var again = Client(_service.BaseUrl, key);
         var found = await again.GetAsync($"/v1/users/restart-check/memories/{id}");
@@ -149,122 +149,11 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
             _service.Kill();
         _service?.Dispose();
         if (File.Exists(PidFile) && int.TryParse(File.ReadLines(PidFile).FirstOrDefault(), out var pid) && IsRunning(pid))
-            Signal("INT", pid); // PostgreSQL's fast shutdown
+            ServiceProcess.Signal("INT", pid); // PostgreSQL's fast shutdown
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    internal static void Signal(string signal, int pid)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, pid.ToString() }, UseShellExecute = false })!;
-        kill.WaitForExit();
-    }
-
-    /// <summary>The published service (MemoryService.dll next to the test assembly) as a child process.</summary>
-    private sealed class ServiceProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-
-        private ServiceProcess(Process process, string baseUrl)
-        {
-            _process = process;
-            BaseUrl = baseUrl;
-        }
-
-        public string BaseUrl { get; }
-
-        public string Output
-        {
-            get { lock (_output) return _output.ToString(); }
-        }
-
-        public static async Task<ServiceProcess> StartAsync(string dataDirectory)
-        {
-            var baseUrl = $"http://127.0.0.1:{FreePort()}";
-            var dll = typeof(Program).Assembly.Location;
-            var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = Path.GetDirectoryName(dll)!,
-            };
-            foreach (var arg in new[] { dll, "--urls", baseUrl }) psi.ArgumentList.Add(arg);
-            // The embedded default: no connection string, whatever the test run was given.
-            psi.Environment.Remove("ConnectionStrings__Memory");
-            psi.Environment.Remove("ASPNETCORE_URLS");
-            psi.Environment["Storage__DataDirectory"] = dataDirectory;
-            psi.Environment["Logging__Format"] = "text";
-
-            var service = new ServiceProcess(new Process { StartInfo = psi }, baseUrl);
-            service._process.OutputDataReceived += (_, e) => service.Append(e.Data);
-            service._process.ErrorDataReceived += (_, e) => service.Append(e.Data);
-            service._process.Start();
-            service._process.BeginOutputReadLine();
-            service._process.BeginErrorReadLine();
-            await service.WaitUntilReadyAsync();
-            return service;
-        }
-
-        /// <summary>SIGTERM, as systemd or docker stop would send; true when it exited in time.</summary>
-        public async Task<bool> StopAsync(TimeSpan within)
-        {
-            if (_process.HasExited) return true;
-            Signal("TERM", _process.Id);
-            using var timeout = new CancellationTokenSource(within);
-            try
-            {
-                await _process.WaitForExitAsync(timeout.Token);
-                return true;
-            }
-            catch (OperationCanceledException)
-            {
-                return false;
-            }
-        }
-
-        public void Kill()
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        }
-
-        public void Dispose()
-        {
-            Kill();
-            _process.Dispose();
-        }
-
-        private async Task WaitUntilReadyAsync()
-        {
-            using var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(5) };
-            var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < ReadyWithin)
-            {
-                if (_process.HasExited)
-                    Assert.Fail($"The service exited during startup (exit {_process.ExitCode}):\n{Output}");
-                try
-                {
-                    if ((await http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK) return;
-                }
-                catch (HttpRequestException) { }
-                catch (TaskCanceledException) { }
-                await Task.Delay(250);
-            }
-            Kill();
-            Assert.Fail($"/health/ready was not 200 within {ReadyWithin.TotalSeconds:0} s:\n{Output}");
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null) return;
-            lock (_output) _output.AppendLine(line);
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-    }
+    // The embedded default: no connection string, whatever the test run was given.
+    private Task<ServiceProcess> StartServiceAsync() => ServiceProcess.StartAsync(
+        new Dictionary<string, string?> { ["ConnectionStrings__Memory"] = null, ["Storage__DataDirectory"] = DataDirectory }, ReadyWithin);
 }

@@ -26,7 +26,8 @@ public static class ChatApi
         [property: Description("Learn memories from this exchange after replying (in the background).")] bool? Learn = null,
         [property: Description("Token budget of the memory context; default 800.")] int? TokenBudget = null,
         [property: Description("Sampling temperature, 0-2.")] double? Temperature = null,
-        [property: Description("Most tokens the model may write.")] int? MaxTokens = null);
+        [property: Description("Most tokens the model may write.")] int? MaxTokens = null,
+        [property: Description("The user's IANA time zone (e.g. Europe/Rome): what is learned resolves \"tomorrow\" on the local day there. Default UTC.")] string? TimeZone = null);
 
     public sealed record ChatMessageResponse(string Role, string Content);
 
@@ -72,6 +73,7 @@ public static class ChatApi
             MemoryValidation.Add(errors, "temperature", "Between 0 and 2.");
         if (request.MaxTokens is < 1) MemoryValidation.Add(errors, "max_tokens", "At least 1.");
         if (request.Model is { Length: 0 or > 200 }) MemoryValidation.Add(errors, "model", "1-200 characters.");
+        if (request.TimeZone is not null && TimeZones.Find(request.TimeZone, out var zoneError) is null) MemoryValidation.Add(errors, "time_zone", zoneError!);
         var owner = new Owner(caller.TenantId, user_id);
         var spec = await ValidateAsync(owner, new ContextRequest(Messages: request.Messages, TokenBudget: request.TokenBudget), builder, errors, ct);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
@@ -86,7 +88,7 @@ public static class ChatApi
         List<ChatMessage> messages = [new(ChatRole.System, context.SystemPrompt), .. turns.Select(t => new ChatMessage(new ChatRole(t.Role), t.Content))];
         var options = new ChatOptions { ModelId = request.Model, Temperature = (float?)request.Temperature, MaxOutputTokens = request.MaxTokens };
         var learn = request.Learn == true;
-        void Learn(string? reply) => EnqueueLearning(learning, caller, user_id, turns, reply, clock.GetUtcNow());
+        void Learn(string? reply) => EnqueueLearning(learning, caller, user_id, turns, reply, clock.GetUtcNow(), request.TimeZone);
 
         if (request.Stream == true)
         {
@@ -163,7 +165,7 @@ public static class ChatApi
 
     /// <summary>The exchange to learn from: the assistant turn before the latest user turn (for context), that turn, and the reply.</summary>
     internal static void EnqueueLearning(LearningQueue queue, Caller caller, string userId, IReadOnlyList<(string Role, string Content)> turns,
-        string? reply, DateTimeOffset now)
+        string? reply, DateTimeOffset now, string? timeZone = null)
     {
         var last = turns.ToList().FindLastIndex(t => t.Role == "user");
         if (last < 0) return;
@@ -171,7 +173,7 @@ public static class ChatApi
         if (last > 0 && turns[last - 1].Role == "assistant") exchange.Add(new ConversationMessage(ConversationMessage.Assistant, turns[last - 1].Content));
         exchange.Add(new ConversationMessage(ConversationMessage.User, turns[last].Content));
         if (!string.IsNullOrEmpty(reply)) exchange.Add(new ConversationMessage(ConversationMessage.Assistant, reply));
-        queue.Enqueue(new LearningJob(caller.TenantId, userId, exchange, now, caller.KeyId.ToString()));
+        queue.Enqueue(new LearningJob(caller.TenantId, userId, exchange, now, caller.KeyId.ToString(), timeZone));
     }
 
     public static ProblemDetails NotConfigured() => new()

@@ -3,8 +3,9 @@ using MemoryService.Learning;
 
 namespace MemoryService.Chat;
 
-/// <summary>A conversation exchange to learn from once the reply has gone out.</summary>
-public sealed record LearningJob(Guid TenantId, string UserId, IReadOnlyList<ConversationMessage> Messages, DateTimeOffset ObservedAt, string Actor);
+/// <summary>A conversation exchange to learn from once the reply has gone out; relative dates resolve in <see cref="TimeZone"/> (IANA, null for UTC).</summary>
+public sealed record LearningJob(Guid TenantId, string UserId, IReadOnlyList<ConversationMessage> Messages, DateTimeOffset ObservedAt, string Actor,
+    string? TimeZone = null);
 
 /// <summary>
 /// Learning runs off the response path: chat only enqueues (never waits), <see cref="LearningWorker"/> drains.
@@ -43,7 +44,8 @@ public sealed class LearningWorker(LearningQueue queue, IServiceScopeFactory sco
                     logger.LogWarning("learn=true but no IConversationLearner is registered; the exchange was not learned");
                     continue;
                 }
-                var outcome = await learner.LearnAsync(job.TenantId, job.UserId, job.Messages, job.ObservedAt, dryRun: false, job.Actor, stoppingToken);
+                var outcome = await learner.LearnAsync(job.TenantId, job.UserId, job.Messages,
+                    TimeZones.LocalTime(job.ObservedAt, job.TimeZone), dryRun: false, job.Actor, stoppingToken);
                 logger.LogInformation("Learned from a chat exchange: {Decisions} decision(s), {Failed} failure(s)",
                     outcome.Decisions.Count, outcome.Failed.Count);
             }

@@ -43,6 +43,13 @@ if [ "${#tools[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${tools[@]}" >/dev/null
 fi
 
+# --- tzdata (IANA time zones for time_zone on extract and chat; .NET reads /usr/share/zoneinfo) -----
+if [ ! -e /usr/share/zoneinfo/America/Los_Angeles ]; then
+  log "installing tzdata"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tzdata >/dev/null
+fi
+
 # --- pgvector -----------------------------------------------------------------------------------
 # The service needs pgvector 0.7.0 or later (halfvec); older distributions (Ubuntu 24.04: 0.6) get a source build.
 new_enough() { [ "$(printf '%s\n0.7.0\n' "$1" | sort -V | head -n 1)" = "0.7.0" ]; }

@@ -27,7 +27,8 @@ public static class ChatApi
         [property: Description("Learn memories from this exchange after replying: a learning job is recorded before the reply returns and runs in the background.")] bool? Learn = null,
         [property: Description("Token budget of the memory context; default 800.")] int? TokenBudget = null,
         [property: Description("Sampling temperature, 0-2.")] double? Temperature = null,
-        [property: Description("Most tokens the model may write; at most Llm:MaxOutputTokens (a larger value is lowered to it).")] int? MaxTokens = null);
+        [property: Description("Most tokens the model may write; at most Llm:MaxOutputTokens (a larger value is lowered to it).")] int? MaxTokens = null,
+        [property: Description("The user's IANA time zone (e.g. Europe/Rome): what is learned resolves \"tomorrow\" on the local day there. Default UTC.")] string? TimeZone = null);
 
     public sealed record ChatMessageResponse(string Role, string Content);
 
@@ -71,6 +72,7 @@ public static class ChatApi
             MemoryValidation.Add(errors, "temperature", "Between 0 and 2.");
         if (request.MaxTokens is < 1) MemoryValidation.Add(errors, "max_tokens", "At least 1.");
         if (request.Model is { Length: 0 or > 200 }) MemoryValidation.Add(errors, "model", "1-200 characters.");
+        if (request.TimeZone is not null && TimeZones.Find(request.TimeZone, out var zoneError) is null) MemoryValidation.Add(errors, "time_zone", zoneError!);
         var owner = new Owner(caller.TenantId, user_id);
         var spec = await ValidateAsync(owner, new ContextRequest(Messages: request.Messages, TokenBudget: request.TokenBudget), builder, errors, ct);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
@@ -91,7 +93,7 @@ public static class ChatApi
         List<ChatMessage> messages = [new(ChatRole.System, context.SystemPrompt), .. turns.Select(t => new ChatMessage(new ChatRole(t.Role), t.Content))];
         var options = new ChatOptions { ModelId = request.Model, Temperature = (float?)request.Temperature, MaxOutputTokens = request.MaxTokens };
         var observedAt = clock.GetUtcNow();
-        Task<Guid?> Learn(string? reply, CancellationToken token) => EnqueueLearningAsync(learning, caller, user_id, turns, reply, observedAt, token);
+        Task<Guid?> Learn(string? reply, CancellationToken token) => EnqueueLearningAsync(learning, caller, user_id, turns, reply, observedAt, request.TimeZone, token);
 
         if (request.Stream == true)
         {
@@ -188,7 +190,7 @@ public static class ChatApi
     /// and the reply. Null when the user's learning jobs are at their cap.
     /// </summary>
     internal static async Task<Guid?> EnqueueLearningAsync(LearningJobs jobs, Caller caller, string userId,
-        IReadOnlyList<(string Role, string Content)> turns, string? reply, DateTimeOffset now, CancellationToken ct)
+        IReadOnlyList<(string Role, string Content)> turns, string? reply, DateTimeOffset now, string? timeZone, CancellationToken ct)
     {
         var last = turns.ToList().FindLastIndex(t => t.Role == "user");
         if (last < 0) return null;
@@ -196,7 +198,7 @@ public static class ChatApi
         if (last > 0 && turns[last - 1].Role == "assistant") exchange.Add(new ConversationMessage(ConversationMessage.Assistant, turns[last - 1].Content));
         exchange.Add(new ConversationMessage(ConversationMessage.User, turns[last].Content));
         if (!string.IsNullOrEmpty(reply)) exchange.Add(new ConversationMessage(ConversationMessage.Assistant, reply));
-        return await jobs.EnqueueAsync(caller.TenantId, userId, exchange, now, timeZone: null, caller.KeyId.ToString(), ct);
+        return await jobs.EnqueueAsync(caller.TenantId, userId, exchange, now, timeZone, caller.KeyId.ToString(), ct);
     }
 
     public static ProblemDetails NotConfigured() => new()

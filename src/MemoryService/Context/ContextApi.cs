@@ -42,6 +42,7 @@ public static class ContextApi
 
     public static IHostApplicationBuilder AddContext(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<ContextOptions>().BindConfiguration("Context").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ITokenCounter>(ApproximateTokenCounter.Instance);
         builder.Services.AddScoped<ContextBuilder>();
         return builder;

@@ -1,11 +1,13 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using MemoryService.Data;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace MemoryService.Context;
 
@@ -14,9 +16,16 @@ public sealed record ContextSpec(
     Owner Owner,
     string? Query,
     int TokenBudget,
-    IReadOnlySet<ContextSection> Sections,
+    IReadOnlySet<ContextSection> Requested,
     ContextFormat Format,
-    ContextTemplate Template);
+    ContextTemplate Template)
+{
+    /// <summary>
+    /// The requested sections that the template places. Only these are gathered, charged to the budget and listed:
+    /// a section the template leaves out would cost tokens and appear as used without ever being rendered.
+    /// </summary>
+    public IReadOnlySet<ContextSection> Sections => Requested.Where(Template.Places).ToHashSet();
+}
 
 /// <summary>One memory placed in the prompt, and what it was worth when the budget forced a choice.</summary>
 public sealed record ContextItem(ContextSection Section, Memory Memory, double Score, string? Date, string Line)
@@ -32,7 +41,7 @@ public sealed record BuiltContext(string SystemPrompt, int TokenCount, IReadOnly
 /// that fit the token budget, measured on the rendered prompt itself.
 /// </summary>
 public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryIndex index, Embedder embedder, ITokenCounter tokens,
-    TimeProvider clock)
+    TimeProvider clock, IOptions<ContextOptions> options)
 {
     public const int MaxPreferences = 50;
     public const int MaxRelevant = 20;
@@ -61,7 +70,8 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         var candidates = await GatherAsync(spec, ct);
 
         // 2. keep the most valuable whole items whose estimated cost still fits
-        var headerCost = spec.Sections.ToDictionary(s => s, s => tokens.CountTokens(Wrap(s, "", spec.Format)));
+        var sections = spec.Sections;
+        var headerCost = sections.ToDictionary(s => s, s => tokens.CountTokens(Wrap(s, "", spec.Format)));
         var kept = new List<ContextItem>();
         var open = new HashSet<ContextSection>();
         var used = wrapperTokens;
@@ -90,20 +100,23 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         var now = clock.GetUtcNow();
         var items = new List<ContextItem>();
         var taken = new HashSet<Guid>();
+        var sections = spec.Sections;
         var hasQuery = !string.IsNullOrWhiteSpace(spec.Query);
-        var searchMemories = hasQuery && spec.Sections.Contains(ContextSection.Memories);
-        var searchKnowledge = hasQuery && spec.Sections.Contains(ContextSection.Knowledge);
+        var searchMemories = hasQuery && sections.Contains(ContextSection.Memories);
+        var searchKnowledge = hasQuery && sections.Contains(ContextSection.Knowledge);
+        var withEvents = sections.Contains(ContextSection.Events);
 
-        // One embedding and one round trip: the query's lexemes with the user's (and knowledge's) current index.
+        // One embedding and one round trip: the query's lexemes with the user's (and knowledge's) current index;
+        // metadata only when events are shown (their own date lives there).
         var vector = searchMemories || searchKnowledge ? await embedder.EmbedAsync(spec.Query!, ct) : null;
-        var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", vector, ct);
+        var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", vector, ct, needMetadata: withEvents);
         var user = view.User ?? OwnerIndex.Empty;
         var current = Enumerable.Range(0, user.Count).Where(i => user.Rows[i].Memory.ExpiresAt is not { } e || e > now).ToList();
 
         var picked = new List<(ContextSection Section, Memory Memory, double Score)>();
 
         // Preferences: current ones only, by importance, whatever the query.
-        if (spec.Sections.Contains(ContextSection.Preferences))
+        if (sections.Contains(ContextSection.Preferences))
         {
             var preferences = current.Where(i => user.Rows[i].Memory.Kind == MemoryKind.Preference)
                 .OrderByDescending(i => user.Rows[i].Memory.Importance).ThenByDescending(i => user.Rows[i].Memory.ObservedAt).Take(MaxPreferences);
@@ -116,10 +129,13 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         }
 
         // Recent events: newest first, gathered before the search so a recent event is shown once, dated, in its own
-        // section; the score falls with rank so newer events outlast older ones.
-        if (spec.Sections.Contains(ContextSection.Events))
+        // section; the score falls with rank so newer events outlast older ones. A dated plan leaves the section once
+        // its own date is more than the window in the past.
+        if (withEvents)
         {
+            var horizon = DateOnly.FromDateTime(now.UtcDateTime).AddDays(-options.Value.PastEventWindowDays);
             var events = current.Where(i => user.Rows[i].Memory.Kind == MemoryKind.Event)
+                .Where(i => EventDate(user.Rows[i].Metadata) is not { } day || day >= horizon)
                 .OrderByDescending(i => user.Rows[i].Memory.ObservedAt).ThenByDescending(i => user.Rows[i].Memory.Id)
                 .Where(i => taken.Add(user.Rows[i].Memory.Id)).Take(MaxEvents);
             var rank = 0;
@@ -162,13 +178,28 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         return new ContextItem(section, m, score, date, line);
     }
 
-    /// <summary>Events happened on a day; preferences and facts have held since a month. Knowledge is timeless.</summary>
+    /// <summary>
+    /// Events happen on a day: their own (a learned plan's date) or else the day they were recorded; preferences and
+    /// facts have held since a month. Knowledge is timeless.
+    /// </summary>
     public static string? DateOf(Memory m) => m.Kind switch
     {
-        MemoryKind.Event => "on " + m.ObservedAt.UtcDateTime.ToString("d MMMM yyyy", CultureInfo.InvariantCulture),
+        MemoryKind.Event => "on " + (EventDate(m.Metadata) ?? DateOnly.FromDateTime(m.ObservedAt.UtcDateTime))
+            .ToString("d MMMM yyyy", CultureInfo.InvariantCulture),
         MemoryKind.Preference or MemoryKind.Fact => "since " + m.ObservedAt.UtcDateTime.ToString("MMMM yyyy", CultureInfo.InvariantCulture),
         _ => null,
     };
+
+    /// <summary>The "event_date" (yyyy-MM-dd) that learning stores on a dated event.</summary>
+    private static DateOnly? EventDate(JsonElement? metadata) =>
+        metadata is { ValueKind: JsonValueKind.Object } meta && meta.TryGetProperty("event_date", out var v) && v.ValueKind == JsonValueKind.String
+            ? Day(v.GetString()) : null;
+
+    private static DateOnly? EventDate(JsonObject metadata) =>
+        metadata["event_date"] is JsonValue v && v.TryGetValue<string>(out var s) ? Day(s) : null;
+
+    private static DateOnly? Day(string? iso) =>
+        DateOnly.TryParseExact(iso, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var day) ? day : null;
 
     private static List<ContextItem> InRenderOrder(IEnumerable<ContextItem> kept) =>
         kept.OrderBy(k => k.Section).ThenBy(k => k.Section == ContextSection.Events ? 0 : -k.Score)

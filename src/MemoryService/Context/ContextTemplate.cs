@@ -30,6 +30,9 @@ public sealed class ContextTemplate
 
     public string Source { get; }
 
+    /// <summary>Whether the template has a placeholder for the section.</summary>
+    public bool Places(ContextSection section) => _parts.Any(p => p.Section == section);
+
     /// <summary>The parsed template, or null with the reason it is invalid.</summary>
     public static ContextTemplate? Parse(string? source, out string? error)
     {

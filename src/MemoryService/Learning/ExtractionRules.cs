@@ -29,7 +29,9 @@ internal sealed record ExtractionRule(
 /// </summary>
 internal static partial class ExtractionRules
 {
-    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture;
+    private const RegexOptions Options = Lookaround | RegexOptions.NonBacktracking;
+    // For the two patterns with a negative lookahead (not supported by NonBacktracking); they run with a timeout.
+    private const RegexOptions Lookaround = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.ExplicitCapture;
 
     // Fragments shared by the patterns (contractions are already expanded: "I'm" reads "I am").
     private const string Adverbs = @"(?:(?:really|absolutely|just|truly|totally|honestly|also|actually|genuinely|still|now|kind of|kinda|so|do|definitely|generally|usually|always|much|mostly|only|currently|recently|finally|personally|seriously|simply|quite|very)\s+)*";
@@ -353,7 +355,7 @@ internal static partial class ExtractionRules
     [GeneratedRegex(@"^(?:my|our)\s+(?:all-time\s+)?(?:favou?rite|fave)\s+(?<what>[\w\s-]+?)\s+(?:is|are|has to be|would be)\s+(?<value>.+)", Options)]
     private static partial Regex Favourite();
 
-    [GeneratedRegex(@"^I\s+(?:also\s+|can\s+)?speak\s+(?!to\b|with\b|up\b)(?<langs>.+)", Options)]
+    [GeneratedRegex(@"^I\s+(?:also\s+|can\s+)?speak\s+(?!to\b|with\b|up\b)(?<langs>.+)", Lookaround, ReadingLimits.MatchTimeoutMs)]
     private static partial Regex Speaks();
 
     [GeneratedRegex(@"^I am\s+(?<n>\d{1,3})(?:\s*(?:years?|yrs?)(?:\s*old)?|\s*y/?o)?$", Options)]
@@ -407,7 +409,7 @@ internal static partial class ExtractionRules
     [GeneratedRegex(@"^(?<whose>my|our)\s+(?<obj>.+?)(?:\s+(?<verb>is|are|starts|begins|leaves|takes place|was|will be)\b|(?<verb>'s)$)", Options)]
     private static partial Regex EventIs();
 
-    [GeneratedRegex(@"^(?:I|we)\s+(?:am|are)\s+(?!feeling|thinking|wondering|hoping|trying|looking|doing|going)(?<verb>\w+ing)\s+(?<obj>.+)", Options)]
+    [GeneratedRegex(@"^(?:I|we)\s+(?:am|are)\s+(?!feeling|thinking|wondering|hoping|trying|looking|doing|going)(?<verb>\w+ing)\s+(?<obj>.+)", Lookaround, ReadingLimits.MatchTimeoutMs)]
     private static partial Regex Doing();
 
     [GeneratedRegex(@"^(?:I|we)\s+(?:just\s+|finally\s+|also\s+|already\s+)?(?<verb>\w+ed|ran|went|got|had|saw|took|made|met|won|lost|began|flew|drove|bought|sold|wrote|left|became|did|gave|found|came|swam|rode)\b\s*(?<obj>.*)$", Options)]

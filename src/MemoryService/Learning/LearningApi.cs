@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json.Serialization;
 using MemoryService.Hosting;
 using MemoryService.Memories;
 using MemoryService.Tenancy;
@@ -17,11 +18,14 @@ public static class LearningApi
 
     public sealed record ExtractRequest(
         [property: Description("The conversation in order, 1-100 messages. Only the user's own words become memories.")] IReadOnlyList<MessageRequest?>? Messages,
-        [property: Description("When the conversation took place; relative dates resolve against it. Default now.")] DateTimeOffset? ObservedAt = null,
-        [property: Description("Decide and answer, but write nothing. Default false.")] bool? DryRun = null);
+        [property: Description("When the conversation took place, with the user's UTC offset; relative dates (\"tomorrow\") resolve on that local day. Default now.")]
+        [property: JsonConverter(typeof(OffsetKeepingConverter))] DateTimeOffset? ObservedAt = null,
+        [property: Description("Decide and answer, but write nothing. Default false.")] bool? DryRun = null,
+        [property: Description("The user's IANA time zone (e.g. Europe/Rome); when given, relative dates resolve on the local day there. Default: the offset of observed_at, else UTC.")] string? TimeZone = null);
 
     public sealed record CandidateResponse(MemoryKind Kind, string Content, string Key, double Importance, double Confidence,
-        DateTimeOffset? EventDate, string Evidence);
+        [property: Description("The local midnight of a plan's or past event's day, with the conversation's offset.")]
+        [property: JsonConverter(typeof(OffsetKeepingConverter))] DateTimeOffset? EventDate, string Evidence);
 
     public sealed record DecisionResponse(
         [property: Description("add, noop, update or supersede.")] LearningAction Action,
@@ -53,7 +57,8 @@ public static class LearningApi
 
         var dryRun = request.DryRun ?? false;
         var messages = request.Messages!.Select(m => new ConversationMessage(m!.Role!.ToLowerInvariant(), m.Content!)).ToList();
-        var outcome = await learner.LearnAsync(caller.TenantId, user_id, messages, request.ObservedAt ?? clock.GetUtcNow(), dryRun,
+        var observedAt = TimeZones.LocalTime(request.ObservedAt ?? clock.GetUtcNow(), request.TimeZone);
+        var outcome = await learner.LearnAsync(caller.TenantId, user_id, messages, observedAt, dryRun,
             caller.KeyId.ToString(), cancellationToken: ct);
         return TypedResults.Ok(new ExtractResponse(
             outcome.Decisions.Select(d => new DecisionResponse(d.Action, AsResponse(d.Candidate), d.MemoryIds, d.Reason)).ToList(),
@@ -68,6 +73,7 @@ public static class LearningApi
     {
         var errors = new Dictionary<string, string[]>();
         if (AppUser.Validate(userId) is { } userError) MemoryValidation.Add(errors, "user_id", userError);
+        if (r.TimeZone is not null && TimeZones.Find(r.TimeZone, out var zoneError) is null) MemoryValidation.Add(errors, "time_zone", zoneError!);
         if (r.Messages is null || r.Messages.Count == 0 || r.Messages.Count > o.MaxMessages)
         {
             MemoryValidation.Add(errors, "messages", $"Give 1-{o.MaxMessages} messages.");
@@ -102,6 +108,23 @@ public static class LearningApi
         builder.Services.AddOptions<LearningJobsOptions>().BindConfiguration("Learning:Jobs").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<LearningJobs>();
         builder.Services.AddHostedService<LearningJobRunner>();
+        builder.Services.AddHostedService<ExtractorWarmUp>();
         return builder;
+    }
+
+    /// <summary>
+    /// Builds the built-in extractor's linear-time automata in the background at start, so the first conversation
+    /// read does not pay for constructing some 70 patterns (about a second on one core).
+    /// </summary>
+    private sealed class ExtractorWarmUp(IMemoryExtractor extractor, ILogger<ExtractorWarmUp> logger) : BackgroundService
+    {
+        protected override Task ExecuteAsync(CancellationToken stoppingToken) => extractor is not RuleBasedMemoryExtractor rules
+            ? Task.CompletedTask
+            : Task.Run(async () =>
+            {
+                await rules.ExtractAsync([new ConversationMessage(ConversationMessage.User,
+                    "Hi! I'm Sam, I live in Paris and I love tea, thanks. I'm flying to Rome next Friday at 9am.")], DateTimeOffset.UtcNow, stoppingToken);
+                logger.LogDebug("Built-in extractor ready");
+            }, stoppingToken);
     }
 }

@@ -46,8 +46,8 @@ public sealed class LearningJobRunner(LearningJobs jobs, IServiceScopeFactory sc
         {
             await using var scope = scopes.CreateAsyncScope();
             var learner = scope.ServiceProvider.GetRequiredService<IConversationLearner>();
-            // TimeZone is carried with the job for the learner's relative dates; ObservedAt keeps its offset.
-            var outcome = await learner.LearnAsync(job.TenantId, job.UserId, job.Messages, job.ObservedAt, dryRun: false, job.Actor,
+            // ObservedAt keeps its offset; the job's time zone (if any) decides which local day "tomorrow" is.
+            var outcome = await learner.LearnAsync(job.TenantId, job.UserId, job.Messages, TimeZones.LocalTime(job.ObservedAt, job.TimeZone), dryRun: false, job.Actor,
                 (conn, tx, ct) => LearningJobs.CompleteAsync(job, conn, tx, ct), attempt.Token);
             // Nothing to write (no candidates) or discarded: the guard never deleted the row, so finish it here.
             await jobs.CompleteAsync(job, CancellationToken.None);

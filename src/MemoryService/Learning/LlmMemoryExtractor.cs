@@ -133,6 +133,6 @@ public sealed partial class LlmMemoryExtractor(IChatClient chat, ILogger<LlmMemo
 
     private static string Excerpt(string text) => text.Length <= 300 ? text : text[..300] + "…";
 
-    [GeneratedRegex(@"^[a-z0-9_]{1,64}(:[\p{Ll}\p{N}_\-]{1,63})?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[a-z0-9_]{1,64}(:[\p{Ll}\p{N}_\-]{1,63})?$", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking)]
     private static partial Regex KeyPattern();
 }

@@ -5,7 +5,7 @@ namespace MemoryService.Learning;
 /// <summary>Word-level helpers for the rules: cleaning captured phrases, keys, third-person wording, lexicons.</summary>
 internal static partial class Phrases
 {
-    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant;
+    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking;
 
     // Topics a preference can be about, longest term first so "oat milk" is milk, not a drink named "oat".
     private static readonly (string Term, string Topic)[] Topics =

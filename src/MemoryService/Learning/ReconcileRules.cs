@@ -133,6 +133,6 @@ public static partial class ReconcileRules
     public static double Reinforce(double stored, double observed) =>
         Math.Clamp(1 - (1 - stored) * (1 - Math.Clamp(observed, 0, 1)), 0, 1);
 
-    [GeneratedRegex(@"[\p{L}\p{N}']+", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"[\p{L}\p{N}']+", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking)]
     private static partial Regex Word();
 }

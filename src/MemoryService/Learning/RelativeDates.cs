@@ -29,7 +29,7 @@ internal static partial class RelativeDates
     private const string Months =
         "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
     private const string Count = "a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a couple of|\\d{1,3}";
-    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant;
+    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking;
 
     private delegate ResolvedDate? Resolver(Match match, DateOnly today);
 

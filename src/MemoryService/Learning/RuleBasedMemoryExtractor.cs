@@ -11,7 +11,9 @@ namespace MemoryService.Learning;
 /// </summary>
 public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
 {
-    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant;
+    private const RegexOptions Options = Lookaround | RegexOptions.NonBacktracking;
+    // For the patterns with a lookahead (not supported by NonBacktracking); they run on short clauses, with a timeout.
+    private const RegexOptions Lookaround = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant;
 
     private static readonly Dictionary<string, string> Contractions = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -33,23 +35,63 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
         var candidates = new List<MemoryCandidate>();
         var failed = new List<ExtractionFailure>();
 
-        foreach (var message in messages)
+        // 1. Only the user's own words are evidence about the user; the assistant may be guessing.
+        var userTurns = messages.Where(m => string.Equals(m.Role, ConversationMessage.User, StringComparison.OrdinalIgnoreCase))
+            .TakeLast(ReadingLimits.MaxMessages);
+        foreach (var message in userTurns)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            // 1. Only the user's own words are evidence about the user; the assistant may be guessing.
-            if (!string.Equals(message.Role, ConversationMessage.User, StringComparison.OrdinalIgnoreCase))
-                continue;
-            // 2. Read sentence by sentence, clause by clause.
-            foreach (var sentence in SentenceBreak().Split(message.Content ?? ""))
-                ReadSentence(sentence.Trim(), observedAt, today, candidates, failed);
+            // 2. Read sentence by sentence, clause by clause, up to the per-message bounds.
+            var content = message.Content ?? "";
+            var budget = new ClauseBudget(ReadingLimits.MaxClausesPerMessage);
+            foreach (var sentence in Sentences(content.Length > ReadingLimits.MaxMessageChars ? content[..ReadingLimits.MaxMessageChars] : content))
+            {
+                if (budget.Spent)
+                    break;
+                try
+                {
+                    ReadSentence(sentence, observedAt, today, candidates, failed, budget);
+                }
+                catch (RegexMatchTimeoutException)
+                {
+                    failed.Add(new ExtractionFailure(Excerpt(sentence), "statement too long or tangled to read"));
+                }
+            }
         }
 
         // 3. Within one conversation the last word on a topic wins ("I prefer coffee... actually, tea").
         return Task.FromResult(new ExtractionResult(LastPerKey(candidates), failed));
     }
 
-    private static void ReadSentence(
-        string sentence, DateTimeOffset observedAt, DateOnly today, List<MemoryCandidate> candidates, List<ExtractionFailure> failed)
+    /// <summary>Splits after . ! ? ; and at line breaks, keeping the punctuation with its sentence (a "?" marks a question).</summary>
+    internal static IEnumerable<string> Sentences(string text)
+    {
+        var start = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            var breaks = c is '\r' or '\n' || (c is '.' or '!' or '?' or ';' && i + 1 < text.Length && char.IsWhiteSpace(text[i + 1]));
+            if (!breaks)
+                continue;
+            var end = c is '\r' or '\n' ? i : i + 1;
+            if (end > start && text.AsSpan(start, end - start).Trim().Length > 0)
+                yield return text[start..end].Trim();
+            start = end;
+        }
+        if (start < text.Length && text.AsSpan(start).Trim().Length > 0)
+            yield return text[start..].Trim();
+    }
+
+    private sealed class ClauseBudget(int clauses)
+    {
+        public int Left = clauses;
+        public bool Spent => Left <= 0;
+    }
+
+    private static string Excerpt(string text) => text.Length <= 300 ? text : text[..300] + "…";
+
+    private static void ReadSentence(string sentence, DateTimeOffset observedAt, DateOnly today, List<MemoryCandidate> candidates,
+        List<ExtractionFailure> failed, ClauseBudget budget)
     {
         if (sentence.Length == 0)
             return;
@@ -62,8 +104,12 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
         if (standing)
             text = FromNowOn().Replace(text, " ");
 
-        foreach (var part in ClauseBreak().Split(text))
+        foreach (var part in Clauses(text))
         {
+            if (budget.Left-- <= 0)
+                return;
+            if (part.Length > ReadingLimits.MaxClauseChars)
+                continue;
             var clause = ReadClause(part, today, standing);
             if (clause is null)
                 continue;
@@ -142,14 +188,24 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
         return kept;
     }
 
-    [GeneratedRegex(@"(?<=[.!?;])\s+|\s*[\r\n]+\s*", Options)]
-    private static partial Regex SentenceBreak();
+    /// <summary>The clauses of a sentence: a break ends before the subject of the next clause, which starts it.</summary>
+    private static IEnumerable<string> Clauses(string text)
+    {
+        var start = 0;
+        foreach (Match m in ClauseBreak().Matches(text))
+        {
+            yield return text[start..m.Index];
+            start = m.Groups["next"].Success ? m.Groups["next"].Index : m.Index + m.Length;
+        }
+        yield return text[start..];
+    }
 
     // Commas and "and"/"but" only split where a new first-person clause starts, so lists stay whole.
-    [GeneratedRegex(@"\s*;\s*|,\s*(?:and\s+|but\s+|so\s+)?(?=(?:I|we|my|our)\b)|\s+(?:and|but|so)\s+(?=(?:I|we|my|our)\b)", Options)]
+    [GeneratedRegex(@"\s*;\s*|,\s*(?:and\s+|but\s+|so\s+)?(?<next>(?:I|we|my|our)\b)|\s+(?:and|but|so)\s+(?<next>(?:I|we|my|our)\b)", Options)]
     private static partial Regex ClauseBreak();
 
-    [GeneratedRegex(@"\b(?:i'm|im|i've|ive|i'll|i'd|we're|we've|we'll|we'd|can't|cant|can not|don't|dont|doesn't|doesnt|didn't|didnt|won't|isn't|aren't|wasn't|haven't|hasn't)(?![\w'])", Options)]
+    // Every alternative ends in a letter, so \b says "not inside a longer word".
+    [GeneratedRegex(@"\b(?:i'm|im|i've|ive|i'll|i'd|we're|we've|we'll|we'd|can't|cant|can not|don't|dont|doesn't|doesnt|didn't|didnt|won't|isn't|aren't|wasn't|haven't|hasn't)\b", Options)]
     private static partial Regex Contraction();
 
     [GeneratedRegex(@"^(?:(?:hi|hey|hello|ok|okay|so|well|oh|also|and|but|actually|honestly|btw|by the way|fyi|just so you know|for the record|anyway|anyways|cool|great|yeah|yes|yep|no|nope|fun fact|as you know|remember that|remember|note that|please note that|for context|alright|sure|nice|thanks|thank you|oh and)\b[\s,!.:;-]*)+", Options)]
@@ -161,13 +217,13 @@ public sealed partial class RuleBasedMemoryExtractor : IMemoryExtractor
     [GeneratedRegex(@"\s*,?\s*\bfrom now on\b,?\s*", Options)]
     private static partial Regex FromNowOn();
 
-    [GeneratedRegex(@"\s*\b(?:at|by|around|from)\s+(?:\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)?|noon|midnight)(?!\w)", Options)]
+    [GeneratedRegex(@"\s*\b(?:at|by|around|from)\s+(?:\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)?|noon|midnight)(?!\w)", Lookaround, ReadingLimits.MatchTimeoutMs)]
     private static partial Regex ClockTime();
 
-    [GeneratedRegex(@"\s+")]
+    [GeneratedRegex(@"\s+", RegexOptions.NonBacktracking)]
     private static partial Regex Whitespace();
 
-    [GeneratedRegex(@"^(?:do(?!\s+not\b)|does|did|what|what's|whats|where|when|why|how|who|whom|which|can|could|should|would|will|is|are|am|was|were|shall|may|might|any)\b", Options)]
+    [GeneratedRegex(@"^(?:do(?!\s+not\b)|does|did|what|what's|whats|where|when|why|how|who|whom|which|can|could|should|would|will|is|are|am|was|were|shall|may|might|any)\b", Lookaround, ReadingLimits.MatchTimeoutMs)]
     private static partial Regex QuestionStart();
 
     // Hypotheticals, wishes, hedges and reported speech: none of them is the user stating a settled fact.

@@ -36,9 +36,13 @@ public sealed class RecordingLearner : IConversationLearner
 {
     public ConcurrentDictionary<string, IReadOnlyList<ConversationMessage>> Seen { get; } = new();
 
+    /// <summary>The observed_at each user's exchange was learned with (its offset is the user's local clock).</summary>
+    public ConcurrentDictionary<string, DateTimeOffset> ObservedAt { get; } = new();
+
     public Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
         DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default)
     {
+        ObservedAt[userId] = observedAt;
         Seen[userId] = messages;
         return Task.FromResult(new LearningOutcome([], []));
     }

@@ -220,6 +220,37 @@ public sealed class ChatLearningTests(ChatApiFactory factory) : IClassFixture<Ch
     }
 
     [Fact]
+    public async Task ChatTimeZoneReachesTheLearning()
+    {
+        using var t = await factory.NewTenantAsync();
+        factory.Model.EnqueueChatReply("Have a good trip!");
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/learner-tz/chat", new
+        {
+            learn = true, time_zone = "Asia/Tokyo", messages = new[] { new { role = "user", content = "I'm flying to Rome tomorrow" } },
+        });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await SeenAsync(factory, "learner-tz");
+        Assert.Equal(TimeSpan.FromHours(9), factory.Learner.ObservedAt["learner-tz"].Offset);
+    }
+
+    [Fact]
+    public async Task UnknownChatTimeZoneIs400NamingTheField()
+    {
+        using var t = await factory.NewTenantAsync();
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/u/chat", new
+        {
+            learn = true, time_zone = "Mars/Olympus_Mons", messages = new[] { new { role = "user", content = "hello" } },
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty("time_zone", out _));
+    }
+
+    [Fact]
     public async Task UserTurnIsLearnedEvenWhenTheModelFails()
     {
         using var t = await factory.NewTenantAsync();

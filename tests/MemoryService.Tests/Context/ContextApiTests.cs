@@ -174,4 +174,57 @@ public sealed class ContextApiTests(ApiFactory factory) : IClassFixture<ApiFacto
         Assert.DoesNotContain("User preferences", prompt);
         Assert.Equal("memories", Assert.Single(body.GetProperty("sections").EnumerateArray()).GetProperty("name").GetString());
     }
+
+    [Fact]
+    public async Task SectionsTheTemplateLeavesOutAreNotGatheredChargedOrListed()
+    {
+        using var t = await factory.NewTenantAsync();
+        await AddAsync(t, "u", "Likes tea", "preference", 0.9);
+        var fact = await AddAsync(t, "u", "Works night shifts as a nurse at St James hospital in Leeds", "fact");
+        await AddAsync(t, "u", "Ran the Leeds half marathon", "event");
+        const string template = "Notes about the user:\n{{memories}}";
+        var factOnly = await ContextAsync(t, "u", new { query = "nurse shifts in Leeds", template, sections = new[] { "memories" } });
+        var budget = factOnly.GetProperty("token_count").GetInt32();
+
+        // The budget fits exactly what the memories section holds: a gathered preference (worth more) would take the room and never be rendered.
+        var body = await ContextAsync(t, "u", new { query = "nurse shifts in Leeds", template, token_budget = budget });
+
+        var prompt = body.GetProperty("system_prompt").GetString()!;
+        Assert.Contains("Works night shifts as a nurse", prompt);
+        Assert.Equal(["memories"], body.GetProperty("sections").EnumerateArray().Select(s => s.GetProperty("name").GetString()!));
+        // Everything listed as used is rendered, in a section the template places.
+        var rendered = body.GetProperty("sections").EnumerateArray().SelectMany(s => s.GetProperty("items").EnumerateArray())
+            .ToDictionary(i => i.GetProperty("id").GetString()!, i => i.GetProperty("content").GetString()!);
+        var used = body.GetProperty("memories").EnumerateArray().ToList();
+        Assert.Contains(used, m => m.GetProperty("id").GetString() == fact);
+        Assert.All(used, m =>
+        {
+            Assert.Equal("memories", m.GetProperty("section").GetString());
+            Assert.Contains(rendered[m.GetProperty("id").GetString()!], prompt);
+        });
+        Assert.DoesNotContain("User preferences", prompt);
+        Assert.True(body.GetProperty("token_count").GetInt32() <= budget);
+    }
+
+    [Fact]
+    public async Task LearnedPlanShowsItsOwnDateAndLeavesRecentEventsAfterTheWindow()
+    {
+        using var t = await factory.NewTenantAsync();
+        var user = "planner-" + Guid.NewGuid().ToString("N")[..8];
+        var now = DateTimeOffset.UtcNow;
+        async Task LearnAsync(string said, DateTimeOffset at) => await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync(
+            $"/v1/users/{user}/memories/extract", new { messages = new[] { new { role = "user", content = said } }, observed_at = at }, ApiFactory.Json));
+        await LearnAsync("I'm flying to Rome tomorrow.", now.AddDays(-20));        // its day: 19 days ago, past the 7-day window
+        await LearnAsync("I'm flying to Paris in two days.", now.AddDays(-3));      // its day: yesterday, within the window
+        await LearnAsync("I'm driving to Oslo in two weeks.", now.AddDays(-1));     // its day: 13 days ahead
+
+        var body = await ContextAsync(t, user, new { sections = new[] { "events" }, token_budget = 2000 });
+
+        var prompt = body.GetProperty("system_prompt").GetString()!;
+        Assert.DoesNotContain("Rome", prompt);
+        string Day(DateTimeOffset d) => d.UtcDateTime.ToString("d MMMM yyyy", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"Paris on {now.AddDays(-1):yyyy-MM-dd} (on {Day(now.AddDays(-1))})", prompt);
+        Assert.Contains($"(on {Day(now.AddDays(13))})", prompt);
+        Assert.Equal(2, body.GetProperty("memories").GetArrayLength());
+    }
 }

@@ -31,10 +31,13 @@ public sealed class ExtractionQualityTests(ITestOutputHelper output)
         Assert.True(score.Recall >= 0.85, $"recall {score.Recall:F3}");
     }
 
-    // The held-out set was written after the rules and never used to change them, so it is the honest estimate
-    // of phrasing the rules were not written for. The bar is lower; precision matters more than recall here.
+    // The held-out set was written after the rules were finished, but (as its "note" says) its first measurement,
+    // precision 0.914 and recall 0.640, led to six general fixes: it has been looked at, so today's figures on it
+    // (0.975 and 0.780) are optimistic, not an unbiased estimate. It stays as a regression guard with bars below
+    // today's figures and above that first measurement; do not tune against it further (an honest estimate needs
+    // a fresh set). Precision matters more than recall: a wrong memory is worse than a missed one.
     [Fact]
-    public async Task HeldOutSetKeepsPrecisionHigh()
+    public async Task HeldOutSetKeepsPrecisionAndRecall()
     {
         var holdout = LabelledSet.Load(Path.Combine(AppContext.BaseDirectory, "Learning", LabelledSet.HoldoutFileName));
 
@@ -45,6 +48,7 @@ public sealed class ExtractionQualityTests(ITestOutputHelper output)
         output.WriteLine($"held out: precision {score.Precision:F3} ({score.Correct}/{score.Predicted}), recall {score.Recall:F3} ({score.Found}/{score.Expected}), F1 {score.F1:F3}");
 
         Assert.True(score.Precision >= 0.90, $"precision {score.Precision:F3}");
+        Assert.True(score.Recall >= 0.72, $"recall {score.Recall:F3}");
     }
 
     [Fact]

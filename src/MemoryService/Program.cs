@@ -31,6 +31,7 @@ app.UseProblems();
 app.UseBodySizeLimit();
 app.UseRequestLogging();
 app.UseTenantAuthentication();
+app.UseInputGuard();
 app.MapApiDocs();
 app.MapHealth();
 app.MapAdmin();

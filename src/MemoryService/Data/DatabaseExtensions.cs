@@ -28,6 +28,10 @@ public static class DatabaseExtensions
             // The ranking query takes ~3 ms to plan: prepare hot statements once per connection.
             if (dsb.ConnectionStringBuilder.MaxAutoPrepare == 0) dsb.ConnectionStringBuilder.MaxAutoPrepare = 64;
             dsb.EnableDynamicJson();
+            // A new physical connection is the signal that an outage is over (see DatabaseOutage).
+            var outage = sp.GetService<MemoryService.Hosting.DatabaseOutage>();
+            if (outage is not null)
+                dsb.UsePhysicalConnectionInitializer(_ => outage.Succeeded(), _ => { outage.Succeeded(); return Task.CompletedTask; });
             return dsb.Build();
         });
         // Pooled: a request reuses a reset context instead of building one and its internal service scope

@@ -3,7 +3,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
-using Npgsql;
 
 namespace MemoryService.Hosting;
 
@@ -17,6 +16,7 @@ public static class ProblemExtensions
             ctx.ProblemDetails.Instance ??= ctx.HttpContext.Request.Path;
             ctx.ProblemDetails.Extensions["trace_id"] = Activity.Current?.Id ?? ctx.HttpContext.TraceIdentifier;
         });
+        builder.Services.AddSingleton<DatabaseOutage>();
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         // Malformed JSON and wrong types must reach the handler as exceptions (not empty 400s) to be explained.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -39,15 +39,23 @@ public class DependencyUnavailableException(string message, Exception? inner = n
 /// the offending field, a database outage is 503, anything else a 500 without internals outside Development.
 /// </summary>
 public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHostEnvironment env,
-    ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+    DatabaseOutage outage, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
+    /// <summary>Seconds a client is asked to wait after a 503: long enough for a restart or failover.</summary>
+    public const int RetryAfterSeconds = 5;
+
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
     {
-        var problem = Describe(exception);
-        if (problem.Status >= 500 && problem.Status != StatusCodes.Status503ServiceUnavailable)
+        var databaseDown = DatabaseOutage.IsConnectionFailure(exception);
+        var problem = databaseDown ? DatabaseUnavailable() : Describe(exception);
+        if (databaseDown)
+            outage.Failed(exception);
+        else if (problem.Status >= 500 && problem.Status != StatusCodes.Status503ServiceUnavailable)
             logger.LogError(exception, "Unhandled exception");
         else if (problem.Status >= 500)
             logger.LogWarning("Dependency unavailable: {Message}", exception.Message);
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+            context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (problem.Status == StatusCodes.Status500InternalServerError && env.IsDevelopment())
             problem.Extensions["exception"] = exception.ToString();
 
@@ -89,12 +97,6 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHo
             Title = "Dependency unavailable",
             Detail = dep.Message,
         },
-        NpgsqlException or TimeoutException when IsDatabase(exception) => new ProblemDetails
-        {
-            Status = StatusCodes.Status503ServiceUnavailable,
-            Title = "Database unavailable",
-            Detail = "The database could not be reached; nothing was changed. Retry later.",
-        },
         OperationCanceledException => new ProblemDetails
         {
             Status = 499,
@@ -108,7 +110,12 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHo
         },
     };
 
-    private static bool IsDatabase(Exception ex) => ex is NpgsqlException { InnerException: not PostgresException } || ex is NpgsqlException { IsTransient: true } || ex.InnerException is NpgsqlException;
+    private static ProblemDetails DatabaseUnavailable() => new()
+    {
+        Status = StatusCodes.Status503ServiceUnavailable,
+        Title = "Database unavailable",
+        Detail = "The database could not be reached; nothing was changed. Retry after the number of seconds in Retry-After.",
+    };
 
     private static JsonException? FindJsonError(Exception ex)
     {

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using MemoryService.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace MemoryService.Tenancy;
@@ -11,10 +12,11 @@ namespace MemoryService.Tenancy;
 public sealed partial record Caller(Guid TenantId, Guid KeyId);
 
 /// <summary>Issues and verifies API keys. Keys are 32 random bytes; the database holds only their SHA-256.</summary>
-public sealed class ApiKeys(IServiceScopeFactory scopes, IOptions<AuthOptions> options, TimeProvider clock)
+public sealed class ApiKeys(IServiceScopeFactory scopes, IOptions<AuthOptions> options, TimeProvider clock) : IDisposable
 {
     private const string KeyPrefix = "msk_";
-    private readonly ConcurrentDictionary<string, (Caller? Caller, DateTimeOffset Until)> _cache = new();
+    // Size-bounded: every presented key takes one entry, so a flood of random keys evicts old verdicts instead of growing memory.
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = options.Value.KeyCacheEntries });
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _lastUseWritten = new();
 
     public static (string Key, string Prefix, byte[] Hash) NewKey()
@@ -45,13 +47,18 @@ public sealed class ApiKeys(IServiceScopeFactory scopes, IOptions<AuthOptions> o
     /// <summary>Forget cached verdicts so a revocation takes effect at once on this replica.</summary>
     public void Invalidate() => _cache.Clear();
 
+    /// <summary>Verdicts held now (bounded by Auth:KeyCacheEntries).</summary>
+    public long CachedVerdicts => _cache.Count;
+
+    public void Dispose() => _cache.Dispose();
+
     /// <summary>The tenant behind <paramref name="presented"/>, or null when unknown or revoked.</summary>
     public async ValueTask<Caller?> VerifyAsync(string presented, CancellationToken ct)
     {
         var hash = Hash(presented);
         var cacheKey = Convert.ToBase64String(hash);
         var now = clock.GetUtcNow();
-        if (_cache.TryGetValue(cacheKey, out var hit) && hit.Until > now) return hit.Caller;
+        if (_cache.TryGetValue(cacheKey, out Verdict? hit)) return hit!.Caller;
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<MemoryDb>();
@@ -63,7 +70,15 @@ public sealed class ApiKeys(IServiceScopeFactory scopes, IOptions<AuthOptions> o
         Caller? caller = row is not null && row.RevokedAt is null && CryptographicOperations.FixedTimeEquals(row.KeyHash, hash)
             ? new Caller(row.TenantId, row.Id)
             : null;
-        _cache[cacheKey] = (caller, now.AddSeconds(options.Value.KeyCacheSeconds));
+        // Unknown keys are remembered briefly (a retry loop of one bad key stays cheap) and at low priority.
+        var ttl = TimeSpan.FromSeconds(caller is null ? Math.Min(1, options.Value.KeyCacheSeconds) : options.Value.KeyCacheSeconds);
+        if (ttl > TimeSpan.Zero)
+            _cache.Set(cacheKey, new Verdict(caller), new MemoryCacheEntryOptions
+            {
+                Size = 1,
+                AbsoluteExpirationRelativeToNow = ttl,
+                Priority = caller is null ? CacheItemPriority.Low : CacheItemPriority.Normal,
+            });
         if (caller is not null) await RecordUseAsync(db, caller.KeyId, now, ct);
         return caller;
     }
@@ -82,6 +97,8 @@ public sealed class ApiKeys(IServiceScopeFactory scopes, IOptions<AuthOptions> o
         _lastUseWritten[keyId] = now;
         await db.Set<ApiKey>().Where(k => k.Id == keyId).ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, now), ct);
     }
+
+    private sealed record Verdict(Caller? Caller);
 
     private static string Base64Url(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

@@ -8,6 +8,7 @@ namespace MemoryService.Tenancy;
 public static class TenancyExtensions
 {
     private static readonly object CallerItem = new();
+    private static readonly object AdminItem = new();
 
     public static IHostApplicationBuilder AddTenancy(this IHostApplicationBuilder builder)
     {
@@ -15,25 +16,20 @@ public static class TenancyExtensions
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration("RateLimit").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<FailedAuthThrottle>();
         builder.Services.AddHostedService<DefaultTenantBootstrap>();
         builder.Services.AddRateLimiter(o =>
         {
-            // One token bucket per presented key (unknown keys included, which slows key guessing).
+            // One token bucket per verified key and one for the admin key. The limiter runs after authentication,
+            // so a random key never gets a bucket of its own (failed attempts have their own per-address throttle).
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
             {
-                var key = PresentedKey(http.Request);
-                // Tenant keys are limited; the operator's admin calls and unauthenticated paths are not.
-                if (key is null || !http.Request.Path.StartsWithSegments("/v1") || http.Request.Path.StartsWithSegments("/v1/admin"))
-                    return RateLimitPartition.GetNoLimiter("unlimited");
                 var limits = http.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value;
-                return RateLimitPartition.GetTokenBucketLimiter(Convert.ToBase64String(ApiKeys.Hash(key)), _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = limits.Burst,
-                    TokensPerPeriod = limits.PermitsPerSecond,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                });
+                if (http.Items[AdminItem] is not null)
+                    return RateLimitPartition.GetTokenBucketLimiter("admin", _ => Bucket(limits.AdminBurst, limits.AdminPermitsPerSecond));
+                if (http.Items[CallerItem] is Caller caller)
+                    return RateLimitPartition.GetTokenBucketLimiter(caller.KeyId.ToString(), _ => Bucket(limits.Burst, limits.PermitsPerSecond));
+                return RateLimitPartition.GetNoLimiter("unauthenticated");
             });
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.OnRejected = async (ctx, ct) =>
@@ -47,14 +43,22 @@ public static class TenancyExtensions
         return builder;
     }
 
+    private static TokenBucketRateLimiterOptions Bucket(int burst, int perSecond) => new()
+    {
+        TokenLimit = burst,
+        TokensPerPeriod = perSecond,
+        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    };
+
     /// <summary>
     /// Every /v1 call needs a key: /v1/admin the admin key, everything else a tenant key. The verified
     /// tenant is what every query is keyed by, so one tenant never reaches another's rows.
     /// </summary>
     public static IApplicationBuilder UseTenantAuthentication(this IApplicationBuilder app)
     {
-        app.UseRateLimiter();
-        return app.Use(async (http, next) =>
+        app.Use(async (http, next) =>
         {
             if (!http.Request.Path.StartsWithSegments("/v1"))
             {
@@ -67,20 +71,33 @@ public static class TenancyExtensions
                 await Unauthorized(http, "Send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.");
                 return;
             }
+            // An address that keeps presenting wrong keys is refused before its next key is even looked up.
+            var throttle = http.RequestServices.GetRequiredService<FailedAuthThrottle>();
+            var address = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            if (throttle.IsBlocked(address, out var retryAfter))
+            {
+                http.Response.Headers.RetryAfter = retryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteProblem(http, StatusCodes.Status429TooManyRequests, "Too many failed authentications",
+                    "This client address presented too many wrong API keys; retry after the number of seconds in Retry-After.");
+                return;
+            }
             var keys = http.RequestServices.GetRequiredService<ApiKeys>();
             if (http.Request.Path.StartsWithSegments("/v1/admin"))
             {
                 if (!keys.IsAdmin(presented))
                 {
+                    throttle.Failed(address);
                     await Unauthorized(http, "The admin API needs the admin key (Auth:AdminKey).");
                     return;
                 }
+                http.Items[AdminItem] = true;
             }
             else
             {
                 var caller = await keys.VerifyAsync(presented, http.RequestAborted);
                 if (caller is null)
                 {
+                    throttle.Failed(address);
                     await Unauthorized(http, "The API key is unknown or revoked.");
                     return;
                 }
@@ -88,6 +105,7 @@ public static class TenancyExtensions
             }
             await next(http);
         });
+        return app.UseRateLimiter();
     }
 
     /// <summary>The verified caller; only reachable behind <see cref="UseTenantAuthentication"/>.</summary>

@@ -14,7 +14,7 @@ namespace MemoryService.Tests.Infrastructure;
 /// </summary>
 public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
-    public const string AdminKey = "test-admin-key";
+    public const string AdminKey = "test-admin-key-0123456789abcdefghij";
     public static readonly JsonSerializerOptions Json = CreateJson();
 
     private readonly bool _ownsDatabase;
@@ -40,6 +40,9 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Auth:AdminKey", AdminKey);
         builder.UseSetting("RateLimit:PermitsPerSecond", "100000");
         builder.UseSetting("RateLimit:Burst", "100000");
+        builder.UseSetting("RateLimit:AdminPermitsPerSecond", "100000");
+        builder.UseSetting("RateLimit:AdminBurst", "100000");
+        builder.UseSetting("Auth:FailedAttemptsBurst", "100000");
         foreach (var (k, v) in Settings) builder.UseSetting(k, v);
     }
 

@@ -136,6 +136,30 @@ public sealed partial class EmbeddedPostgres : IDisposable
 
     public void Dispose() => Stop();
 
+    /// <summary>
+    /// Whether the postmaster is alive: its postmaster.pid names a live postgres process (a zombie left for
+    /// a container's init to reap counts as dead).
+    /// </summary>
+    public bool IsServerRunning()
+    {
+        var pidFile = Path.Combine(ClusterDirectory, "postmaster.pid");
+        try
+        {
+            if (!int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var pid) || !IsPostgresProcess(pid)) return false;
+            return !File.ReadLines($"/proc/{pid}/status").Any(l => l.StartsWith("State:", StringComparison.Ordinal) && l.Contains("zombie", StringComparison.Ordinal));
+        }
+        catch (IOException) { return false; }
+    }
+
+    /// <summary>Starts the server again after its postmaster died (stale lock files are cleared first).</summary>
+    public void Restart(TimeSpan timeout)
+    {
+        if (Volatile.Read(ref _stopped) == 1) throw new InvalidOperationException("The embedded PostgreSQL server was stopped.");
+        RecoverFromKilledRun();
+        PrepareSocketDirectory();
+        StartServer(timeout);
+    }
+
     private void StartServer(TimeSpan timeout) =>
         RunServerTool(timeout, "pg_ctl", "start", "-D", ClusterDirectory, "-w", "-t",
             ((int)timeout.TotalSeconds).ToString(), "-l", Path.Combine(ClusterDirectory, "server.log"));

@@ -89,7 +89,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHo
             Title = "Dependency unavailable",
             Detail = dep.Message,
         },
-        NpgsqlException or TimeoutException when IsDatabase(exception) => new ProblemDetails
+        _ when IsDatabase(exception) || IsWrappedConnectionFailure(exception) => new ProblemDetails
         {
             Status = StatusCodes.Status503ServiceUnavailable,
             Title = "Database unavailable",
@@ -108,7 +108,18 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHo
         },
     };
 
-    private static bool IsDatabase(Exception ex) => ex is NpgsqlException { InnerException: not PostgresException } || ex is NpgsqlException { IsTransient: true } || ex.InnerException is NpgsqlException;
+    private static bool IsDatabase(Exception ex) => ex is NpgsqlException or TimeoutException &&
+        (ex is NpgsqlException { InnerException: not PostgresException } || ex is NpgsqlException { IsTransient: true } || ex.InnerException is NpgsqlException);
+
+    /// <summary>EF Core wraps a failed connection in an InvalidOperationException ("likely due to a transient failure").</summary>
+    private static bool IsWrappedConnectionFailure(Exception ex)
+    {
+        if (ex is not InvalidOperationException) return false;
+        var depth = 0;
+        for (var e = ex.InnerException; e is not null && depth < 8; e = e.InnerException, depth++)
+            if (e is NpgsqlException { IsTransient: true } or System.Net.Sockets.SocketException) return true;
+        return false;
+    }
 
     private static JsonException? FindJsonError(Exception ex)
     {

@@ -160,7 +160,7 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
     }
 
     /// <summary>The published service (MemoryService.dll next to the test assembly) as a child process.</summary>
-    private sealed class ServiceProcess : IDisposable
+    internal sealed class ServiceProcess : IDisposable
     {
         private readonly Process _process;
         private readonly StringBuilder _output = new();
@@ -178,7 +178,7 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
             get { lock (_output) return _output.ToString(); }
         }
 
-        public static async Task<ServiceProcess> StartAsync(string dataDirectory)
+        public static async Task<ServiceProcess> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string>? environment = null)
         {
             var baseUrl = $"http://127.0.0.1:{FreePort()}";
             var dll = typeof(Program).Assembly.Location;
@@ -195,6 +195,7 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
             psi.Environment.Remove("ASPNETCORE_URLS");
             psi.Environment["Storage__DataDirectory"] = dataDirectory;
             psi.Environment["Logging__Format"] = "text";
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
 
             var service = new ServiceProcess(new Process { StartInfo = psi }, baseUrl);
             service._process.OutputDataReceived += (_, e) => service.Append(e.Data);
@@ -220,6 +221,21 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
             catch (OperationCanceledException)
             {
                 return false;
+            }
+        }
+
+        /// <summary>The exit code, or null when the process still runs after <paramref name="within"/>.</summary>
+        public async Task<int?> WaitForExitAsync(TimeSpan within)
+        {
+            using var timeout = new CancellationTokenSource(within);
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+                return _process.ExitCode;
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
             }
         }
 

@@ -20,7 +20,8 @@ public sealed class EmbeddedPostgresSupervisionTests(ITestOutputHelper output) :
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan RecoversWithin = TimeSpan.FromSeconds(30);
 
-    private readonly string _root = CreateRoot();
+    // Under /tmp and 755: as root, the embedded server runs as the postgres user, which must reach it.
+    private readonly string _root = ReadmeWalkthroughTests.CreateRoot("memsvc-sup-");
     private ServiceProcess? _service;
 
     private string DataDirectory => Path.Combine(_root, "data");
@@ -92,22 +93,13 @@ public sealed class EmbeddedPostgresSupervisionTests(ITestOutputHelper output) :
         return client;
     }
 
-    private static string CreateRoot()
-    {
-        // Under /tmp and 755: as root, the embedded server runs as the postgres user, which must reach it.
-        var root = Path.Combine("/tmp", "memsvc-sup-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(root);
-        File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
-        return root;
-    }
-
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
         if (_service is not null && !await _service.StopAsync(TimeSpan.FromSeconds(30))) _service.Kill();
         _service?.Dispose();
-        if (File.Exists(PidFile) && int.TryParse(File.ReadLines(PidFile).FirstOrDefault(), out var pid) && File.Exists($"/proc/{pid}/status"))
+        if (File.Exists(PidFile) && int.TryParse(File.ReadLines(PidFile).FirstOrDefault(), out var pid) && ReadmeWalkthroughTests.IsRunning(pid))
             ReadmeWalkthroughTests.Signal("INT", pid);
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }

@@ -122,7 +122,7 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
         return client;
     }
 
-    private static bool IsRunning(int pid)
+    internal static bool IsRunning(int pid)
     {
         var status = $"/proc/{pid}/status";
         try
@@ -132,9 +132,9 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
         catch (IOException) { return false; }
     }
 
-    private static string CreateRoot()
+    internal static string CreateRoot(string prefix = "memsvc-readme-")
     {
-        var root = Path.Combine("/tmp", "memsvc-readme-" + Guid.NewGuid().ToString("N")[..8]);
+        var root = Path.Combine("/tmp", prefix + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root);
         File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
         return root;

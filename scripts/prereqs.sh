@@ -67,20 +67,43 @@ if [ -n "$candidate" ] && new_enough "$candidate"; then
   exit 0
 fi
 
-# No binary package: build pgvector from the next Debian release's source package, fetched from the
-# mirror this machine's apt sources already use, with a private source list and lists directory.
-log "building pgvector from Debian's source package"
+# No binary package: build pgvector from the next Debian release's source package (private source list and
+# lists directory), fetched only from a Debian mirror this machine's apt sources already name: classic one-line
+# entries (sources.list, sources.list.d/*.list) and deb822 stanzas (sources.list.d/*.sources, URIs:).
+# Where there is none, stop and say what to install: never reach for a host the machine is not configured with.
+debian_mirrors() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    # deb [options] URI suite components: drop the options, print the URI.
+    sed -nE 's/^[[:space:]]*deb(-src)?[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\3/p' "$f"
+  done
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # A stanza with "Enabled: no" is skipped; URIs: may list several.
+    awk 'BEGIN { RS = ""; FS = "\n" }
+         { on = 1; uris = ""
+           for (i = 1; i <= NF; i++) {
+             if ($i ~ /^[Ee]nabled:[[:space:]]*[Nn]o/) on = 0
+             if ($i ~ /^URIs:/) { u = $i; sub(/^URIs:[[:space:]]*/, "", u); uris = uris " " u }
+           }
+           if (on) { n = split(uris, a, /[[:space:]]+/); for (j = 1; j <= n; j++) if (a[j] != "") print a[j] } }' "$f"
+  done
+}
+mirror=$(debian_mirrors | grep -E '^https?://[^[:space:]]+/debian/?$' | sed 's#/$##' | head -n 1 || true)
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+if [ -z "$mirror" ] || [ ! -f "$keyring" ]; then
+  log "ERROR: pgvector >= 0.7.0 is required and no configured package source provides it."
+  log "Install postgresql-$PGVER-pgvector (>= 0.7.0) from a source you trust, or add a Debian mirror"
+  log "(with $keyring) to this machine's apt sources, then run this script again."
+  exit 1
+fi
+log "building pgvector from Debian's source package, from the configured mirror $mirror"
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "postgresql-server-dev-$PGVER" build-essential dpkg-dev >/dev/null
-mirror=$(grep -rhoE '(https?://[^ ]+/debian)/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-  | grep -v -- '-security' | head -n 1 | tr -d ' ' | sed 's#/$##' || true)
-# Ubuntu has no Debian mirror in its sources: use Debian's own, with its keyring (in Ubuntu's universe).
-[ -n "$mirror" ] || mirror="http://deb.debian.org/debian"
-[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] \
-  || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq debian-archive-keyring >/dev/null
 work=$(mktemp -d); chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial" "$work/src"
-echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" > "$work/sources.list"
+echo "deb-src [signed-by=$keyring] $mirror trixie main" > "$work/sources.list"
 aptopts=(-o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=/dev/null" -o "Dir::State::Lists=$work/lists")
 $SUDO apt-get "${aptopts[@]}" update -qq
 (cd "$work/src" && apt-get "${aptopts[@]}" source --download-only -qq pgvector)

@@ -40,6 +40,7 @@ public static class DatabaseExtensions
         builder.Services.AddSingleton<Migrator>();
         // Registered before every other hosted service so the database is up before they start.
         builder.Services.AddHostedService<DatabaseStartup>();
+        builder.Services.AddHostedService<EmbeddedPostgresSupervisor>();
         return builder;
     }
 }
@@ -71,7 +72,16 @@ public sealed class DatabaseEndpoint
     public string? Configured { get; }
     public bool IsEmbedded => Configured is null;
 
-    public string ConnectionString => Configured ?? _embedded!.Value.ConnectionString(DatabaseExtensions.DatabaseName);
+    // Embedded: a socket on this machine connects in milliseconds, so a short timeout turns an outage into a
+    // quick 503 rather than requests queueing behind a server that is being restarted.
+    public string ConnectionString => Configured ?? new NpgsqlConnectionStringBuilder(
+        _embedded!.Value.ConnectionString(DatabaseExtensions.DatabaseName)) { Timeout = 5 }.ConnectionString;
+
+    /// <summary>The embedded cluster once started (null for a configured server or before the first use).</summary>
+    public EmbeddedPostgres? Embedded => _embedded is { IsValueCreated: true } ? _embedded.Value : null;
+
+    /// <summary>Set by <see cref="EmbeddedPostgresSupervisor"/> while the embedded server is down or restarting.</summary>
+    public bool EmbeddedDown { get; set; }
 
     public void StopEmbedded()
     {

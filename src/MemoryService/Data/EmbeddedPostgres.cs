@@ -14,9 +14,12 @@ public sealed partial class EmbeddedPostgres : IDisposable
 {
     private const string ServiceUser = "postgres";
     private const int Port = 5432;
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private readonly string _binDir;
     private readonly ILogger _logger;
     private FileStream? _ownerLock;
+    private string _password = "";
     private int _stopped;
 
     private EmbeddedPostgres(string clusterDirectory, string socketDirectory, string binDir, ILogger logger)
@@ -26,6 +29,12 @@ public sealed partial class EmbeddedPostgres : IDisposable
         _binDir = binDir;
         _logger = logger;
     }
+
+    /// <summary>
+    /// The server's password (SCRAM), next to the cluster in the data directory, mode 600 and owned by the
+    /// service's user: as root the server runs as postgres and never needs to read it.
+    /// </summary>
+    public string SecretFile => ClusterDirectory + ".secret";
 
     public string ClusterDirectory { get; }
     public string SocketDirectory { get; }
@@ -38,6 +47,7 @@ public sealed partial class EmbeddedPostgres : IDisposable
         Host = SocketDirectory,
         Port = Port,
         Username = ServiceUser,
+        Password = _password,
         Database = database,
         MaxPoolSize = 50,
     }.ConnectionString;
@@ -59,11 +69,13 @@ public sealed partial class EmbeddedPostgres : IDisposable
         try
         {
             pg._ownerLock = AcquireOwnerLock(Path.Combine(parent, Path.GetFileName(clusterDirectory) + ".lock"));
+            pg.PrepareSocketDirectory();
+            pg._password = File.Exists(pg.SecretFile) ? pg.ReadSecret() : pg.CreateSecret();
             pg.InitIfNeeded();
             pg.RecoverFromKilledRun();
             pg.WriteServerSettings();
-            pg.RunServerTool(timeout, "pg_ctl", "start", "-D", clusterDirectory, "-w", "-t",
-                ((int)timeout.TotalSeconds).ToString(), "-l", Path.Combine(clusterDirectory, "server.log"));
+            pg.StartServer(timeout);
+            pg.RequirePasswordAuthentication();
             pg.EnsureDatabase(database);
             return pg;
         }
@@ -124,6 +136,90 @@ public sealed partial class EmbeddedPostgres : IDisposable
 
     public void Dispose() => Stop();
 
+    /// <summary>
+    /// Whether the postmaster is alive: its postmaster.pid names a live postgres process (a zombie left for
+    /// a container's init to reap counts as dead).
+    /// </summary>
+    public bool IsServerRunning()
+    {
+        var pidFile = Path.Combine(ClusterDirectory, "postmaster.pid");
+        try
+        {
+            if (!int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var pid) || !IsPostgresProcess(pid)) return false;
+            return !File.ReadLines($"/proc/{pid}/status").Any(l => l.StartsWith("State:", StringComparison.Ordinal) && l.Contains("zombie", StringComparison.Ordinal));
+        }
+        catch (IOException) { return false; }
+    }
+
+    /// <summary>Starts the server again after its postmaster died (stale lock files are cleared first).</summary>
+    public void Restart(TimeSpan timeout)
+    {
+        if (Volatile.Read(ref _stopped) == 1) throw new InvalidOperationException("The embedded PostgreSQL server was stopped.");
+        RecoverFromKilledRun();
+        PrepareSocketDirectory();
+        StartServer(timeout);
+    }
+
+    private void StartServer(TimeSpan timeout) =>
+        RunServerTool(timeout, "pg_ctl", "start", "-D", ClusterDirectory, "-w", "-t",
+            ((int)timeout.TotalSeconds).ToString(), "-l", Path.Combine(ClusterDirectory, "server.log"));
+
+    private string ReadSecret()
+    {
+        var secret = File.ReadAllText(SecretFile).Trim();
+        if (secret.Length < 32 || !secret.All(char.IsAsciiHexDigitLower))
+            throw new InvalidOperationException($"{SecretFile} does not hold the embedded PostgreSQL password; restore it from a backup.");
+        return secret;
+    }
+
+    /// <summary>Created with mode 600 (never a wider mode, not even for a moment), written in full, then renamed.</summary>
+    private string CreateSecret()
+    {
+        var hba = Path.Combine(ClusterDirectory, "pg_hba.conf");
+        if (File.Exists(hba) && !Trusting(hba))
+            throw new InvalidOperationException(
+                $"The embedded PostgreSQL cluster in {ClusterDirectory} requires a password but {SecretFile} is missing; restore it from a backup.");
+        var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        var tmp = SecretFile + ".tmp";
+        File.Delete(tmp);
+        WriteOwnerOnly(tmp, secret + "\n");
+        File.Move(tmp, SecretFile);
+        return secret;
+    }
+
+    private static bool Trusting(string hba) =>
+        File.ReadLines(hba).Any(l => !l.TrimStart().StartsWith('#') && l.Contains("trust", StringComparison.Ordinal));
+
+    internal static void WriteOwnerOnly(string path, string content)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = OwnerOnlyFile;
+        using var file = new FileStream(path, options);
+        file.Write(Encoding.UTF8.GetBytes(content));
+        file.Flush(flushToDisk: true);
+    }
+
+    /// <summary>
+    /// A cluster created before password authentication trusts its socket: while that is still so, set the
+    /// password over it, switch pg_hba.conf to SCRAM and reload. A SCRAM cluster whose secret is gone is refused.
+    /// </summary>
+    private void RequirePasswordAuthentication()
+    {
+        var hba = Path.Combine(ClusterDirectory, "pg_hba.conf");
+        if (!Trusting(hba)) return;
+        _logger.LogWarning("Embedded PostgreSQL trusted its socket: setting a password ({SecretFile}) and requiring it", SecretFile);
+        var trusted = new NpgsqlConnectionStringBuilder(ConnectionString("postgres")) { Password = null, Pooling = false };
+        using (var conn = new NpgsqlConnection(trusted.ConnectionString))
+        {
+            conn.Open();
+            // ALTER ROLE takes no parameters; the secret is hex, checked when read or made here.
+            using var alter = new NpgsqlCommand($"SET password_encryption = 'scram-sha-256'; ALTER ROLE \"{ServiceUser}\" PASSWORD '{_password}'", conn);
+            alter.ExecuteNonQuery();
+        }
+        File.WriteAllText(hba, "# Written by MemoryService: unix socket only, password (SCRAM) required.\nlocal all all scram-sha-256\n");
+        RunServerTool(TimeSpan.FromSeconds(30), "pg_ctl", "reload", "-D", ClusterDirectory);
+    }
+
     private void InitIfNeeded()
     {
         if (File.Exists(Path.Combine(ClusterDirectory, "PG_VERSION"))) return;
@@ -133,8 +229,22 @@ public sealed partial class EmbeddedPostgres : IDisposable
         Directory.CreateDirectory(scratch);
         GiveToServiceUser(scratch);
         _logger.LogInformation("Creating embedded PostgreSQL cluster in {Directory}", ClusterDirectory);
-        RunServerTool(TimeSpan.FromMinutes(2), "initdb", "-D", scratch, "-U", ServiceUser, "-A", "trust",
-            "-E", "UTF8", "--no-locale", "--no-instructions");
+        // initdb (the server's user) reads the password from a private copy that exists only while it runs.
+        var pwDir = ClusterDirectory + ".pw";
+        if (Directory.Exists(pwDir)) Directory.Delete(pwDir, recursive: true);
+        CreatePrivateDirectory(pwDir);
+        try
+        {
+            var pwFile = Path.Combine(pwDir, "password");
+            WriteOwnerOnly(pwFile, _password + "\n");
+            GiveToServiceUser(pwDir);
+            RunServerTool(TimeSpan.FromMinutes(2), "initdb", "-D", scratch, "-U", ServiceUser,
+                "--auth=scram-sha-256", "--pwfile=" + pwFile, "-E", "UTF8", "--no-locale", "--no-instructions");
+        }
+        finally
+        {
+            Directory.Delete(pwDir, recursive: true);
+        }
         File.AppendAllText(Path.Combine(scratch, "postgresql.conf"),
             "\n# Written by MemoryService on every start.\ninclude_if_exists = 'memoryservice.conf'\n");
         if (Directory.Exists(ClusterDirectory)) Directory.Delete(ClusterDirectory, recursive: true);
@@ -143,12 +253,6 @@ public sealed partial class EmbeddedPostgres : IDisposable
 
     private void WriteServerSettings()
     {
-        if (!Directory.Exists(SocketDirectory))
-        {
-            Directory.CreateDirectory(SocketDirectory);
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(SocketDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            GiveToServiceUser(SocketDirectory);
-        }
         // A search reads one user's rows (~250 pages at 1,000 memories): served from shared buffers rather
         // than copied from the OS cache on every query. A quarter of the machine's (or container's) memory, as
         // the PostgreSQL docs suggest, between the old fixed 256 MB and 4 GB; pages are touched only when used.
@@ -167,6 +271,33 @@ public sealed partial class EmbeddedPostgres : IDisposable
             max_wal_size = 4GB
             """);
         GiveToServiceUser(conf);
+    }
+
+    /// <summary>
+    /// The socket directory is created with mode 700 (owned by the server's user) and, if it already exists,
+    /// used only when it is exactly that: a folder another local user made first (a long data path puts it
+    /// under /tmp) or one others can write to is refused.
+    /// </summary>
+    private void PrepareSocketDirectory()
+    {
+        if (!Directory.Exists(SocketDirectory))
+        {
+            CreatePrivateDirectory(SocketDirectory);
+            GiveToServiceUser(SocketDirectory);
+        }
+        if (OperatingSystem.IsWindows()) return;
+        var expectedOwner = IsRoot ? ServiceUser : Environment.UserName;
+        var stat = Capture("stat", "-c", "%U %a", SocketDirectory).Split(' ');
+        if (stat is not [var owner, var mode] || owner != expectedOwner || mode != "700")
+            throw new InvalidOperationException(
+                $"The PostgreSQL socket directory {SocketDirectory} exists with owner {stat.ElementAtOrDefault(0)} and mode " +
+                $"{stat.ElementAtOrDefault(1)}; it must be owned by {expectedOwner} with mode 700. Remove it (or fix it) and start again.");
+    }
+
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
+        else Directory.CreateDirectory(path, OwnerOnlyDirectory);
     }
 
     /// <summary>
@@ -261,7 +392,9 @@ public sealed partial class EmbeddedPostgres : IDisposable
         else Run(timeout, exe, args);
     }
 
-    private void Run(TimeSpan timeout, string file, params string[] args)
+    private string Capture(string file, params string[] args) => Run(TimeSpan.FromSeconds(30), file, args).Trim();
+
+    private string Run(TimeSpan timeout, string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -286,6 +419,7 @@ public sealed partial class EmbeddedPostgres : IDisposable
             throw new InvalidOperationException(
                 $"{Path.GetFileName(file)} {string.Join(' ', args.Take(2))} failed (exit {p.ExitCode}): {stderr.Result.Trim()} {stdout.Result.Trim()}\n{tail}".Trim());
         }
+        return stdout.Result;
     }
 
     [System.Text.RegularExpressions.GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$", System.Text.RegularExpressions.RegexOptions.NonBacktracking)]

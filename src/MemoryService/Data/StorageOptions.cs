@@ -18,6 +18,14 @@ public sealed class StorageOptions
     [Range(5, 600)]
     public int StartTimeoutSeconds { get; set; } = 60;
 
+    /// <summary>How often the supervisor checks that the embedded postmaster is alive.</summary>
+    [Range(100, 60_000)]
+    public int SupervisePollMilliseconds { get; set; } = 1000;
+
+    /// <summary>Consecutive failed restarts of the embedded server after which the service exits (code 1).</summary>
+    [Range(1, 100)]
+    public int RestartAttempts { get; set; } = 5;
+
     public string ResolveDataDirectory()
     {
         if (!string.IsNullOrWhiteSpace(DataDirectory)) return Path.GetFullPath(DataDirectory);

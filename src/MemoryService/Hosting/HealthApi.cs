@@ -21,6 +21,7 @@ public static class HealthApi
     private static async Task<Results<Ok<HealthResponse>, JsonHttpResult<HealthResponse>>> Ready(
         IServiceProvider services, CancellationToken ct)
     {
+        if (services.GetRequiredService<DatabaseEndpoint>().EmbeddedDown) return Unready("embedded database restarting");
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -36,8 +36,9 @@ public sealed class DefaultTenantBootstrap(
             }
             var created = await keys.CreateAsync(db, tenant.Id, "default", ct);
             var tmp = keyFile + ".tmp";
-            await File.WriteAllTextAsync(tmp, created.Key + "\n", ct);
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            // Created with mode 600: the key is never readable by others, not even between write and chmod.
+            File.Delete(tmp);
+            EmbeddedPostgres.WriteOwnerOnly(tmp, created.Key + "\n");
             File.Move(tmp, keyFile, overwrite: true);
         }
         logger.LogInformation("API key of the default tenant: {KeyFile}", keyFile);

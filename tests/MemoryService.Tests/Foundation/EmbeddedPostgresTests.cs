@@ -6,6 +6,7 @@ using Npgsql;
 namespace MemoryService.Tests.Foundation;
 
 /// <summary>The embedded default's own cluster lifecycle: the code the service runs with no connection string.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class EmbeddedPostgresTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "memsvc-pgtest-" + Guid.NewGuid().ToString("N")[..8]);
@@ -47,6 +48,59 @@ public sealed class EmbeddedPostgresTests : IDisposable
         Assert.Contains("Another MemoryService process", ex.Message);
         // the refused second start must not have stopped the first one's server
         Assert.Equal(1, await Scalar(first, "SELECT 1"));
+    }
+
+    [Fact]
+    public async Task ConnectionsNeedThePasswordKeptInAnOwnerOnlySecretFile()
+    {
+        using var pg = StartCluster();
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(pg.SecretFile));
+        Assert.Equal(1, await Scalar(pg, "SELECT 1"));
+
+        var noPassword = new NpgsqlConnectionStringBuilder(pg.ConnectionString("memory")) { Password = null, Pooling = false };
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => Open(noPassword.ConnectionString));
+        var wrong = new NpgsqlConnectionStringBuilder(pg.ConnectionString("memory")) { Password = new string('0', 64), Pooling = false };
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => Open(wrong.ConnectionString));
+        Assert.Equal(PostgresErrorCodes.InvalidPassword, refused.SqlState);
+    }
+
+    [Fact]
+    public async Task AClusterThatTrustedItsSocketIsSwitchedToPasswordsAndKeepsItsData()
+    {
+        using (var pg = StartCluster())
+        {
+            await Exec(pg, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')");
+        }
+        // What a cluster made by an earlier version looks like: trust, no secret.
+        File.WriteAllText(Path.Combine(ClusterDir, "pg_hba.conf"), "local all all trust\n");
+        File.Delete(ClusterDir + ".secret");
+
+        using (var pg = StartCluster())
+        {
+            Assert.Equal("still here", await Scalar(pg, "SELECT v FROM kept"));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(pg.SecretFile));
+            var noPassword = new NpgsqlConnectionStringBuilder(pg.ConnectionString("memory")) { Password = null, Pooling = false };
+            await Assert.ThrowsAnyAsync<NpgsqlException>(() => Open(noPassword.ConnectionString));
+        }
+    }
+
+    [Fact]
+    public void ASocketDirectoryOthersCanWriteToIsRefused()
+    {
+        // Made first by someone else (or left wide open): the service must not put its socket there.
+        var socketDir = Path.Combine(_root, "run");
+        Directory.CreateDirectory(socketDir);
+        File.SetUnixFileMode(socketDir, (UnixFileMode)0b111_111_111);
+        var ex = Assert.Throws<InvalidOperationException>(() => StartCluster());
+        Assert.Contains($"socket directory {socketDir} exists", ex.Message);
+        Assert.Contains("mode 777", ex.Message);
+        Assert.False(File.Exists(Path.Combine(ClusterDir, "PG_VERSION")), "the cluster was created despite the refusal");
+    }
+
+    private static async Task Open(string connectionString)
+    {
+        await using var conn = new NpgsqlConnection(connectionString);
+        await conn.OpenAsync();
     }
 
     private static async Task Exec(EmbeddedPostgres pg, string sql)

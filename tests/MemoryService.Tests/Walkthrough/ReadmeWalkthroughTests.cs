@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -122,7 +123,7 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
         return client;
     }
 
-    private static bool IsRunning(int pid)
+    internal static bool IsRunning(int pid)
     {
         var status = $"/proc/{pid}/status";
         try
@@ -132,9 +133,9 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
         catch (IOException) { return false; }
     }
 
-    private static string CreateRoot()
+    internal static string CreateRoot(string prefix = "memsvc-readme-")
     {
-        var root = Path.Combine("/tmp", "memsvc-readme-" + Guid.NewGuid().ToString("N")[..8]);
+        var root = Path.Combine("/tmp", prefix + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root);
         File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
         return root;
@@ -156,4 +157,134 @@ public sealed class ReadmeWalkthroughTests(ITestOutputHelper output) : IAsyncLif
     // The embedded default: no connection string, whatever the test run was given.
     private Task<ServiceProcess> StartServiceAsync() => ServiceProcess.StartAsync(
         new Dictionary<string, string?> { ["ConnectionStrings__Memory"] = null, ["Storage__DataDirectory"] = DataDirectory }, ReadyWithin);
+    internal static void Signal(string signal, int pid)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, pid.ToString() }, UseShellExecute = false })!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>The published service (MemoryService.dll next to the test assembly) as a child process.</summary>
+    internal sealed class ChildService : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+
+        private ChildService(Process process, string baseUrl)
+        {
+            _process = process;
+            BaseUrl = baseUrl;
+        }
+
+        public string BaseUrl { get; }
+
+        public string Output
+        {
+            get { lock (_output) return _output.ToString(); }
+        }
+
+        public static async Task<ChildService> StartAsync(string dataDirectory, IReadOnlyDictionary<string, string>? environment = null)
+        {
+            var baseUrl = $"http://127.0.0.1:{FreePort()}";
+            var dll = typeof(Program).Assembly.Location;
+            var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+                WorkingDirectory = Path.GetDirectoryName(dll)!,
+            };
+            foreach (var arg in new[] { dll, "--urls", baseUrl }) psi.ArgumentList.Add(arg);
+            // The embedded default: no connection string, whatever the test run was given.
+            psi.Environment.Remove("ConnectionStrings__Memory");
+            psi.Environment.Remove("ASPNETCORE_URLS");
+            psi.Environment["Storage__DataDirectory"] = dataDirectory;
+            psi.Environment["Logging__Format"] = "text";
+            foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
+
+            var service = new ChildService(new Process { StartInfo = psi }, baseUrl);
+            service._process.OutputDataReceived += (_, e) => service.Append(e.Data);
+            service._process.ErrorDataReceived += (_, e) => service.Append(e.Data);
+            service._process.Start();
+            service._process.BeginOutputReadLine();
+            service._process.BeginErrorReadLine();
+            await service.WaitUntilReadyAsync();
+            return service;
+        }
+
+        /// <summary>SIGTERM, as systemd or docker stop would send; true when it exited in time.</summary>
+        public async Task<bool> StopAsync(TimeSpan within)
+        {
+            if (_process.HasExited) return true;
+            Signal("TERM", _process.Id);
+            using var timeout = new CancellationTokenSource(within);
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+                return true;
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>The exit code, or null when the process still runs after <paramref name="within"/>.</summary>
+        public async Task<int?> WaitForExitAsync(TimeSpan within)
+        {
+            using var timeout = new CancellationTokenSource(within);
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+                return _process.ExitCode;
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+        }
+
+        public void Kill()
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+
+        public void Dispose()
+        {
+            Kill();
+            _process.Dispose();
+        }
+
+        private async Task WaitUntilReadyAsync()
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(5) };
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < ReadyWithin)
+            {
+                if (_process.HasExited)
+                    Assert.Fail($"The service exited during startup (exit {_process.ExitCode}):\n{Output}");
+                try
+                {
+                    if ((await http.GetAsync("/health/ready")).StatusCode == HttpStatusCode.OK) return;
+                }
+                catch (HttpRequestException) { }
+                catch (TaskCanceledException) { }
+                await Task.Delay(250);
+            }
+            Kill();
+            Assert.Fail($"/health/ready was not 200 within {ReadyWithin.TotalSeconds:0} s:\n{Output}");
+        }
+
+        private void Append(string? line)
+        {
+            if (line is null) return;
+            lock (_output) _output.AppendLine(line);
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
 }

@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build src/MemoryService -c Release -nologo -v quiet -clp:ErrorsOnly
-exec dotnet src/MemoryService/bin/Release/net10.0/MemoryService.dll --urls "${URLS:-http://127.0.0.1:8080}" "$@"
+# --contentRoot (absolute: a relative one resolves against the dll folder): started from the repo root, the content root would be the cwd and appsettings.json never loaded.
+out="$PWD/src/MemoryService/bin/Release/net10.0"
+exec dotnet "$out/MemoryService.dll" --contentRoot "$out" --urls "${URLS:-http://127.0.0.1:8080}" "$@"

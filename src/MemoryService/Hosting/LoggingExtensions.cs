@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using Serilog;
+using Serilog.Events;
 using Serilog.Formatting.Json;
 
 namespace MemoryService.Hosting;
@@ -15,37 +15,29 @@ public static class LoggingExtensions
         config = string.Equals(builder.Configuration["Logging:Format"], "json", StringComparison.OrdinalIgnoreCase)
             ? config.WriteTo.Console(new JsonFormatter(renderMessage: true))
             : config.WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}");
+        var logger = config.CreateLogger();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(config.CreateLogger(), dispose: true);
+        builder.Services.AddSingleton<Serilog.ILogger>(logger);
+        builder.Services.AddSerilog(logger, dispose: true);
         return builder;
     }
 
     /// <summary>
-    /// One line per request: method, route template, status and elapsed time. The template, not the
-    /// path, so user ids never reach the log; bodies and headers (keys) are never logged.
+    /// One line per request (Serilog's request logging): method, route pattern, status and elapsed time. The
+    /// pattern, never the path, so user ids never reach the log; bodies and headers (keys) are never logged.
     /// </summary>
-    public static IApplicationBuilder UseRequestLogging(this IApplicationBuilder app)
-    {
-        var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("MemoryService.Requests");
-        return app.Use(async (context, next) =>
+    public static IApplicationBuilder UseRequestLogging(this IApplicationBuilder app) =>
+        app.UseSerilogRequestLogging(o =>
         {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                await next(context);
-            }
-            finally
-            {
-                var status = context.Response.StatusCode;
-                var level = status >= 500 ? LogLevel.Error : LogLevel.Information;
-                // Checked first: the params array and boxed values are allocated even when the level is off.
-                if (logger.IsEnabled(level))
-                {
-                    var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
-                    logger.Log(level, "HTTP {Method} {Route} responded {StatusCode} in {ElapsedMs:0.0} ms",
-                        context.Request.Method, route, status, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-                }
-            }
+            o.Logger = app.ApplicationServices.GetRequiredService<Serilog.ILogger>().ForContext(Serilog.Core.Constants.SourceContextPropertyName, "MemoryService.Requests");
+            o.MessageTemplate = "HTTP {RequestMethod} {Route} responded {StatusCode} in {Elapsed:0.0} ms";
+            // Replaces the default properties, which carry RequestPath (user ids) into JSON logs.
+            o.GetMessageTemplateProperties = (context, _, elapsed, status) =>
+            [
+                new LogEventProperty("RequestMethod", new ScalarValue(context.Request.Method)),
+                new LogEventProperty("Route", new ScalarValue((context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)")),
+                new LogEventProperty("StatusCode", new ScalarValue(status)),
+                new LogEventProperty("Elapsed", new ScalarValue(elapsed)),
+            ];
         });
-    }
 }

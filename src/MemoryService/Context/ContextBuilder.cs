@@ -95,7 +95,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         var searchKnowledge = hasQuery && spec.Sections.Contains(ContextSection.Knowledge);
 
         // One embedding and one round trip: the query's lexemes with the user's (and knowledge's) current index.
-        var vector = searchMemories || searchKnowledge ? await embedder.EmbedAsync(spec.Query!, ct) : null;
+        var vector = searchMemories || searchKnowledge ? await embedder.EmbedQueryAsync(spec.Query!, ct) : null;
         var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", vector, ct);
         var user = view.User ?? OwnerIndex.Empty;
         var current = Enumerable.Range(0, user.Count).Where(i => user.Rows[i].Memory.ExpiresAt is not { } e || e > now).ToList();

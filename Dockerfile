@@ -12,7 +12,9 @@ RUN dotnet publish src/MemoryService/MemoryService.csproj -c Release -o /app --n
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app ./
+COPY NOTICE ./
 ENV ASPNETCORE_URLS=http://+:8080 \
+    Embeddings__Provider=local \
     Logging__Format=json \
     DOTNET_NOLOGO=1
 # The base image's unprivileged "app" user.

@@ -108,7 +108,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
 
         // One embedding and one round trip: the query's lexemes with the user's (and knowledge's) current index;
         // metadata only when events are shown (their own date lives there).
-        var vector = searchMemories || searchKnowledge ? await embedder.EmbedAsync(spec.Query!, ct) : null;
+        var vector = searchMemories || searchKnowledge ? await embedder.EmbedQueryAsync(spec.Query!, ct) : null;
         var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", vector, ct, needMetadata: withEvents);
         var user = view.User ?? OwnerIndex.Empty;
         var current = Enumerable.Range(0, user.Count).Where(i => user.Rows[i].Memory.ExpiresAt is not { } e || e > now).ToList();

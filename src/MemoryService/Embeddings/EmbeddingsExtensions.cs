@@ -29,6 +29,10 @@ public static class EmbeddingsExtensions
         options.Provider.ToLowerInvariant() switch
         {
             EmbeddingProviders.Hashing => new HashingEmbeddingGenerator(options.Dimensions),
+            // The model loads here, when the generator is first resolved: at start-up, since the background embedding
+            // worker needs it. A missing or broken model then stops the service at once rather than at the first search.
+            EmbeddingProviders.Local => new LocalEmbeddingGenerator(LocalModelSpec.Find(options.Model) ?? LocalModelSpec.Default,
+                options.EffectiveThreads, options.BatchWindowMs, options.MaxBatch),
             EmbeddingProviders.OpenAi => new OpenAiEmbeddingGenerator(options, loggerFactory.CreateLogger<OpenAiEmbeddingGenerator>()),
             _ => throw new InvalidOperationException(
                 $"Unknown embeddings provider '{options.Provider}'. Set Embeddings:Provider to one of: {string.Join(", ", EmbeddingProviders.All)}."),

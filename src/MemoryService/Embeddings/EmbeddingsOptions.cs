@@ -7,18 +7,22 @@ public sealed class EmbeddingsOptions : IValidatableObject
 {
     public const string SectionName = "Embeddings";
 
-    /// <summary>"hashing" (built-in, no external service) or "openai" (any OpenAI-compatible /v1/embeddings server).</summary>
+    /// <summary>
+    /// "hashing" (built-in word hashing, fastest, lexical), "local" (a sentence-embedding model run in-process,
+    /// <see cref="Model"/> "minilm" or "arctic-xs") or "openai" (any OpenAI-compatible /v1/embeddings server).
+    /// </summary>
     [Required]
     public string Provider { get; set; } = EmbeddingProviders.Hashing;
 
-    /// <summary>Vector length. Must match the database column, so changing it means re-embedding.</summary>
+    /// <summary>Vector length (hashing buckets, or the openai "dimensions"); the local models are always 384.
+    /// Part of the model identity: changing it re-embeds every memory in the background.</summary>
     [Range(8, 8192)]
     public int Dimensions { get; set; } = 384;
 
     /// <summary>Base URL of the OpenAI-compatible API, including "/v1" (e.g. http://localhost:11434/v1 for Ollama).</summary>
     public Uri? BaseUrl { get; set; }
 
-    /// <summary>Model name sent to the server (openai provider only).</summary>
+    /// <summary>Model name sent to the server (openai), or the packaged model to run (local: "minilm" or "arctic-xs").</summary>
     public string? Model { get; set; }
 
     /// <summary>API key; local servers usually accept any value, so it may be left empty.</summary>
@@ -42,6 +46,26 @@ public sealed class EmbeddingsOptions : IValidatableObject
     [Range(0, 10)]
     public int MaxRetries { get; set; } = 3;
 
+    /// <summary>Inference threads of the local model (ONNX Runtime intra-op threads); 0 = the machine's core count.</summary>
+    [Range(0, 256)]
+    public int Threads { get; set; }
+
+    /// <summary>
+    /// Local model: how long the first of several concurrent single-text requests waits for others to share its model call.
+    /// </summary>
+    [Range(0, 100)]
+    public int BatchWindowMs { get; set; } = 2;
+
+    /// <summary>Local model: most texts in one model call (a micro-batch of searches, or a chunk of a list).</summary>
+    [Range(1, 256)]
+    public int MaxBatch { get; set; } = 16;
+
+    /// <summary>Recent query vectors kept (all providers): a repeated search does not embed its query again. 0 = off.</summary>
+    [Range(0, 100_000)]
+    public int QueryCacheSize { get; set; } = 2048;
+
+    public int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!EmbeddingProviders.All.Contains(Provider, StringComparer.OrdinalIgnoreCase))
@@ -58,6 +82,13 @@ public sealed class EmbeddingsOptions : IValidatableObject
             if (string.IsNullOrWhiteSpace(Model))
                 yield return new ValidationResult("Embeddings:Model is required when Provider is 'openai'.", [nameof(Model)]);
         }
+
+        if (string.Equals(Provider, EmbeddingProviders.Local, StringComparison.OrdinalIgnoreCase)
+            && Model is not null && LocalModelSpec.Find(Model) is null)
+        {
+            yield return new ValidationResult(
+                $"Unknown local embedding model '{Model}'. Use one of: {string.Join(", ", LocalModelSpec.All.Select(m => m.Name))}.", [nameof(Model)]);
+        }
     }
 }
 
@@ -66,5 +97,6 @@ public static class EmbeddingProviders
 {
     public const string Hashing = "hashing";
     public const string OpenAi = "openai";
-    public static readonly IReadOnlyList<string> All = [Hashing, OpenAi];
+    public const string Local = "local";
+    public static readonly IReadOnlyList<string> All = [Hashing, Local, OpenAi];
 }

@@ -47,7 +47,8 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         _options = options;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _providerName = $"openai ({options.BaseUrl})";
-        ModelId = $"openai:{options.Model}";
+        // The dimensions are part of the identity: a model asked for 256 dimensions answers in another space than at 1536.
+        ModelId = $"openai:{options.Model}:{options.Dimensions}";
         Dimensions = options.Dimensions;
         _metadata = new EmbeddingGeneratorMetadata("openai", options.BaseUrl, ModelId, options.Dimensions);
 
@@ -66,7 +67,7 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         _pipeline = BuildPipeline(options, retryBaseDelay);
     }
 
-    /// <summary>Id recorded with every vector, e.g. "openai:text-embedding-3-small".</summary>
+    /// <summary>Id recorded with every vector, e.g. "openai:text-embedding-3-small:1536".</summary>
     public string ModelId { get; }
 
     /// <summary>Length of every vector (the configured <see cref="EmbeddingsOptions.Dimensions"/>).</summary>

@@ -37,7 +37,7 @@ public sealed class LearningPipeline(
         if (candidates.Count == 0) return new LearningOutcome([], extraction.Failed);
 
         // 2. embed candidates before any transaction: an embedder failure is a 503 and nothing is written
-        var vectors = await embedder.EmbedAsync(candidates.Select(c => c.Content).ToList(), ct);
+        var vectors = await embedder.EmbedDocumentsAsync(candidates.Select(c => c.Content).ToList(), ct);
 
         IReadOnlyDictionary<int, Advice>? advice = null;
         for (var attempt = 1; ; attempt++)

@@ -54,7 +54,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         }).ToList();
 
         // 1. embed outside the transaction: a slow or failed model call holds no locks and writes nothing
-        var vectors = await embedder.EmbedAsync(memories.Select(m => m.Content).ToList(), ct);
+        var vectors = await embedder.EmbedDocumentsAsync(memories.Select(m => m.Content).ToList(), ct);
 
         // 2. one transaction: user row, memories + history, idempotency record
         await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -214,7 +214,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         if (patch.TryGetPropertyValue("expires_at", out var expires)) memory.ExpiresAt = expires is null ? null : Micros(expires.GetValue<DateTimeOffset>());
 
         var contentChanged = memory.Content != oldContent;
-        float[]? vector = contentChanged ? await embedder.EmbedAsync(memory.Content, ct) : null;
+        float[]? vector = contentChanged ? await embedder.EmbedDocumentAsync(memory.Content, ct) : null;
 
         var now = Micros(clock.GetUtcNow());
         memory.UpdatedAt = now;

@@ -132,7 +132,8 @@ public sealed class OwnerIndex
         return $"""
             SELECT id, seq, kind, key, tags, importance, observed_at, created_at, expires_at, access_count,
                    tsvector_to_array(search_text), CASE WHEN {metadata} THEN metadata::text END,
-                   CASE WHEN embedding_model = {model} THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END
+                   CASE WHEN embedding_model = {model} AND vector_dims(embedding) = cardinality({vector}::real[])
+                        THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END
             FROM memories WHERE {Owned(knowledge)}
             """;
     }

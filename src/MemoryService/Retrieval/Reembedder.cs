@@ -39,7 +39,7 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
         }
         if (ids.Count == 0) return 0;
 
-        var vectors = await embedder.EmbedAsync(texts, ct);
+        var vectors = await embedder.EmbedDocumentsAsync(texts, ct);
         var dim = vectors[0].Length;
         var flat = new float[vectors.Length * dim];
         for (var i = 0; i < vectors.Length; i++) vectors[i].CopyTo(flat, i * dim);

@@ -40,7 +40,7 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
     public async Task<IReadOnlyList<ScoredMemory>> SearchAsync(Owner owner, SearchQuery query, CancellationToken ct)
     {
         // 1. embed the query (a failing embedder is a 503, never results from another model)
-        var vector = query.QueryVector ?? await embedder.EmbedAsync(query.Query, ct);
+        var vector = query.QueryVector ?? await embedder.EmbedQueryAsync(query.Query, ct);
 
         // 2a. the query's lexemes and the owner's current rows (user, and knowledge when asked), proven current
         var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, vector, ct,

@@ -37,7 +37,7 @@ public class AddEmbeddingsTests
         var model = host.Services.GetRequiredService<IEmbeddingModel>();
 
         Assert.IsType<OpenAiEmbeddingGenerator>(generator);
-        Assert.Equal("openai:nomic-embed-text", model.ModelId);
+        Assert.Equal("openai:nomic-embed-text:768", model.ModelId);
         Assert.Equal(768, model.Dimensions);
     }
 

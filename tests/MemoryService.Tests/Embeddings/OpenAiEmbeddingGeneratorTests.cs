@@ -41,8 +41,8 @@ public sealed class OpenAiEmbeddingGeneratorTests : IAsyncLifetime
         Assert.Equal(256, request.Json.GetProperty("dimensions").GetInt32());
         Assert.Equal("Bearer sk-test", request.Headers["Authorization"]);
         Assert.Equal(256, embeddings[0].Vector.Length);
-        Assert.Equal("openai:text-embedding-3-small", embeddings[0].ModelId);
-        Assert.Equal("openai:text-embedding-3-small", generator.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId);
+        Assert.Equal("openai:text-embedding-3-small:256", embeddings[0].ModelId);
+        Assert.Equal("openai:text-embedding-3-small:256", generator.GetService<EmbeddingGeneratorMetadata>()?.DefaultModelId);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class EmbeddingProviderTests(OpenAiEmbeddingsFactory api) : IClass
         Assert.Equal(3, api.Embedder.RequestsTo(Embeddings).Count - before);
         Assert.Equal("fake-embedder", api.Embedder.RequestsTo(Embeddings)[^1].Json.GetProperty("model").GetString());
         Assert.Equal(150L, await api.QueryScalarAsync<long>(
-            "SELECT count(*) FROM memories WHERE tenant_id = $1 AND embedding_model = 'openai:fake-embedder' AND vector_dims(embedding) = 64", t.TenantId));
+            "SELECT count(*) FROM memories WHERE tenant_id = $1 AND embedding_model = 'openai:fake-embedder:64' AND vector_dims(embedding) = 64", t.TenantId));
 
         var search = await t.Http.PostAsync("/v1/users/u/memories/search", Body(new { query = "Fact 7 about trains" }));
         Assert.Equal(HttpStatusCode.OK, search.StatusCode);

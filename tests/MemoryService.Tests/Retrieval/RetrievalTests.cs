@@ -162,7 +162,7 @@ public sealed class RetrievalTests(ApiFactory api) : IClassFixture<ApiFactory>
             {
                 const int k = 50;
                 var hits = await Search(client, "target", new { query, limit = k, weights = VectorOnly, include_knowledge = false, explain = true });
-                var vector = (await api.Services.GetRequiredService<Embedder>().EmbedAsync(query, CancellationToken.None));
+                var vector = (await api.Services.GetRequiredService<Embedder>().EmbedQueryAsync(query, CancellationToken.None));
                 var exact = await ExactScan(t.TenantId, "target", vector);
                 var kth = exact.Values.OrderDescending().ElementAt(k - 1);
                 var returned = hits.Select(IdOf).ToList();

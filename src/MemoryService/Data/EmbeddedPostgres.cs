@@ -69,6 +69,7 @@ public sealed partial class EmbeddedPostgres : IDisposable
         try
         {
             pg._ownerLock = AcquireOwnerLock(Path.Combine(parent, Path.GetFileName(clusterDirectory) + ".lock"));
+            pg.RequireReachableByServiceUser(parent);
             pg.PrepareSocketDirectory();
             pg._password = File.Exists(pg.SecretFile) ? pg.ReadSecret() : pg.CreateSecret();
             pg.InitIfNeeded();
@@ -376,6 +377,32 @@ public sealed partial class EmbeddedPostgres : IDisposable
         return found ?? throw new InvalidOperationException(
             "No PostgreSQL server found (looked for initdb under /usr/lib/postgresql/*/bin). " +
             "Run scripts/prereqs.sh, or set ConnectionStrings:Memory to use an existing server.");
+    }
+
+    /// <summary>
+    /// As root the server runs as the postgres user, which must be able to reach the data directory: a private
+    /// (700) folder owned by root on the way there is refused up front, naming the folder, rather than failing
+    /// later inside initdb with "Permission denied".
+    /// </summary>
+    private void RequireReachableByServiceUser(string directory)
+    {
+        if (!IsRoot || OperatingSystem.IsWindows()) return;
+        try
+        {
+            Run(TimeSpan.FromSeconds(30), "runuser", "-u", ServiceUser, "--", "test", "-x", directory);
+        }
+        catch (InvalidOperationException)
+        {
+            var blocking = new List<string>();
+            for (var d = directory; !string.IsNullOrEmpty(d); d = Path.GetDirectoryName(d))
+                if (!File.GetUnixFileMode(d).HasFlag(UnixFileMode.OtherExecute)) blocking.Insert(0, d);
+            var folders = string.Join(' ', blocking);
+            throw new InvalidOperationException(
+                $"Running as root, the embedded PostgreSQL server runs as the '{ServiceUser}' user, which cannot reach the data " +
+                $"directory {directory}: {(blocking.Count == 0 ? "a folder on the way" : folders)} may not be entered by others. " +
+                $"Let others traverse {(blocking.Count == 1 ? "it" : "them")} (chmod o+x {folders}), choose a data directory " +
+                "elsewhere (Storage:DataDirectory), or run the service as a non-root user.");
+        }
     }
 
     private void GiveToServiceUser(string path)

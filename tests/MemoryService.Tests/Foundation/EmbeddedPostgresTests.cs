@@ -85,6 +85,25 @@ public sealed class EmbeddedPostgresTests : IDisposable
     }
 
     [Fact]
+    public async Task APrivateDataDirectoryWorksForItsOwnerAndAsRootIsRefusedWithTheFolderToFix()
+    {
+        // A data directory under a folder only its owner may enter (mktemp -d makes such folders).
+        var outer = Path.Combine(_root, "private");
+        Directory.CreateDirectory(outer, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var start = () => EmbeddedPostgres.Start(Path.Combine(outer, "data", "pgdata"), null, "memory", TimeSpan.FromSeconds(60), NullLogger.Instance);
+        if (!EmbeddedPostgres.IsRoot)
+        {
+            using var pg = start();
+            Assert.Equal(1, await Scalar(pg, "SELECT 1"));
+            return;
+        }
+        var ex = Assert.Throws<InvalidOperationException>(start);
+        Assert.Contains($"cannot reach the data directory {Path.Combine(outer, "data")}", ex.Message);
+        Assert.Contains($"chmod o+x {outer}", ex.Message);
+        Assert.False(Directory.Exists(Path.Combine(outer, "data", "pgdata")), "a refused start left a cluster behind");
+    }
+
+    [Fact]
     public void ASocketDirectoryOthersCanWriteToIsRefused()
     {
         // Made first by someone else (or left wide open): the service must not put its socket there.

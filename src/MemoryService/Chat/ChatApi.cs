@@ -60,7 +60,7 @@ public static class ChatApi
 
     private static async Task<Results<Ok<ChatTurnResponse>, ServerSentEventsResult<ChatStreamEvent>, ValidationProblem, ProblemHttpResult>> Chat(
         [Description("The client's user id.")] string user_id, ChatRequest request, Caller caller, ContextBuilder builder, LearningJobs learning,
-        IServiceProvider services, IOptions<LlmOptions> llm, TimeProvider clock, ILogger<ChatRequest> logger, CancellationToken ct)
+        IServiceProvider services, IOptions<LlmOptions> llm, TimeProvider clock, ILogger<ChatRequest> logger, HttpResponse http, CancellationToken ct)
     {
         // 1. validate, and make sure there is a model to talk to
         var errors = new Dictionary<string, string[]>();
@@ -82,7 +82,7 @@ public static class ChatApi
             return TypedResults.ValidationProblem(Problems.Field("model", llm.Value.ModelNotAllowed(named)));
         var learn = request.Learn == true;
         // Refused before the model is paid for; the enqueue after the reply checks again under the owner's lock.
-        if (learn && !await learning.HasRoomAsync(caller.TenantId, user_id, ct)) return TypedResults.Problem(LearningJobs.QueueFull());
+        if (learn && !await learning.HasRoomAsync(caller.TenantId, user_id, ct)) return TypedResults.Problem(LearningJobs.QueueFull(http));
 
         // 2. build the memory context from the latest user turn and a little before it
         var context = await builder.BuildAsync(spec!, ct);

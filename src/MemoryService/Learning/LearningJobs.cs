@@ -34,7 +34,7 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
     /// <summary>
     /// Records a job to learn from <paramref name="messages"/> (each cut to Learning:MaxMessageChars, the last
     /// Learning:MaxMessages kept) and returns its id once committed; null when the user's or the tenant's pending
-    /// jobs are at their cap (answer <see cref="QueueFull"/>).
+    /// jobs are at their cap (answer <see cref="QueueFull(HttpResponse)"/>).
     /// </summary>
     public async Task<Guid?> EnqueueAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
         DateTimeOffset observedAt, string? timeZone, string actor, CancellationToken ct)
@@ -73,6 +73,13 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         return await HasRoomAsync(conn, null, tenantId, userId, ct);
+    }
+
+    /// <summary>The 429 for a full queue, with a Retry-After of about one job's run so clients back off.</summary>
+    public static ProblemDetails QueueFull(HttpResponse response)
+    {
+        response.Headers.RetryAfter = "5";
+        return QueueFull();
     }
 
     public static ProblemDetails QueueFull() => new()

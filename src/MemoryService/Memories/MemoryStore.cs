@@ -270,8 +270,11 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
     /// <summary>Deletes every memory of the user (history records each deletion); the user is kept.</summary>
     public async Task<int?> ResetAsync(Guid tenantId, string userId, string actor, CancellationToken ct)
     {
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        // Under the owner's lock, and queued learning goes with the memories: a job from a conversation before the
+        // reset must not bring its memories back afterwards (a job in flight re-checks under the same lock).
+        await using var tx = await BeginOwnerTransactionAsync(new Owner(tenantId, userId), ct);
         if (!await UserExistsAsync(tenantId, userId, ct)) return null;
+        await DeleteLearningJobsAsync(tenantId, userId, tx, ct);
         await using var cmd = Command("""
             WITH gone AS (DELETE FROM memories WHERE tenant_id = $1 AND user_id = $2 RETURNING id, content)
             INSERT INTO memory_history (tenant_id, user_id, memory_id, event, old_content, changed_at, actor)
@@ -286,24 +289,29 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         return count;
     }
 
-    /// <summary>Erases the user: memories, history, stored idempotent responses and the user row.</summary>
     /// <summary>
-    /// Erases the user and their learning jobs under the owner's lock: a learning job in flight finds its job gone
-    /// when it comes to write (it re-checks under the same lock) and writes nothing. True when anything was erased.
+    /// Erases the user (memories, history, stored idempotent responses, the user row) and their learning jobs under
+    /// the owner's lock: a learning job in flight finds its job gone when it comes to write (it re-checks under the
+    /// same lock) and writes nothing. True when anything was erased.
     /// </summary>
     public async Task<bool> EraseAsync(Guid tenantId, string userId, CancellationToken ct)
     {
         await using var tx = await BeginOwnerTransactionAsync(new Owner(tenantId, userId), ct);
-        await using var jobs = Command("DELETE FROM learning_jobs WHERE tenant_id = $1 AND user_id = $2", tx);
-        jobs.Parameters.AddWithValue(tenantId);
-        jobs.Parameters.AddWithValue(userId);
-        var jobCount = await jobs.ExecuteNonQueryAsync(ct);
+        var jobCount = await DeleteLearningJobsAsync(tenantId, userId, tx, ct);
         await db.Set<MemoryHistory>().Where(h => h.TenantId == tenantId && h.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);
         var users = await db.Set<AppUser>().Where(u => u.TenantId == tenantId && u.Id == userId).ExecuteDeleteAsync(ct);
         await tx.CommitAsync(ct);
         return users > 0 || jobCount > 0;
+    }
+
+    private async Task<int> DeleteLearningJobsAsync(Guid tenantId, string userId, IDbContextTransaction tx, CancellationToken ct)
+    {
+        await using var jobs = Command("DELETE FROM learning_jobs WHERE tenant_id = $1 AND user_id = $2", tx);
+        jobs.Parameters.AddWithValue(tenantId);
+        jobs.Parameters.AddWithValue(userId);
+        return await jobs.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>PostgreSQL keeps microseconds: round first so a write's response equals a later read.</summary>

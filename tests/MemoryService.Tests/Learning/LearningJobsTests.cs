@@ -112,6 +112,27 @@ public sealed class LearningJobsTests(LearningJobsApiFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task ResetWhileAJobIsInFlightDropsItsLearningButKeepsTheUser()
+    {
+        using var gate = HoldExtraction();
+        using var t = await factory.NewTenantAsync();
+        var created = await t.Http.PostAsJsonAsync("/v1/users/reset-me/memories", new { content = "Keeps a bonsai on the desk" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        await ChatAsync(t, "reset-me");
+        await WaitForAsync(() => Task.FromResult(gate.Held > 0));
+        var reset = await t.Http.DeleteAsync("/v1/users/reset-me/memories");
+        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        Assert.Empty(await ListAsync(t, "reset-me"));
+        gate.Release();
+
+        await ChatAsync(t, "after-reset");
+        await WaitForAsync(async () => await MemoryCountAsync(t, "after-reset") == 1);
+        Assert.Equal(0, await MemoryCountAsync(t, "reset-me"));
+        Assert.Equal(1L, await factory.QueryScalarAsync<long>("SELECT count(*) FROM users WHERE tenant_id = $1 AND id = 'reset-me'", t.TenantId));
+    }
+
+    [Fact]
     public async Task PendingJobsPerUserAreCappedAndTheNextChatIs429BeforeTheModelIsCalled()
     {
         using var gate = HoldExtraction();
@@ -123,6 +144,7 @@ public sealed class LearningJobsTests(LearningJobsApiFactory factory) : IClassFi
 
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero, "a full learning queue answers without Retry-After");
         Assert.Equal(repliesBefore, factory.Llm.RequestsTo("/v1/chat/completions").Count(r => !IsExtraction(r.Json)));
         Assert.Equal(3, (await ListAsync(t, "busy")).Count);
         // Without learning the same user still chats.

@@ -39,6 +39,7 @@ public static class ApiConventions
                 Description = "Per-user long-term memory for AI assistants: store, search, and build system-prompt context.",
             });
             o.SupportNonNullableReferenceTypes();
+            OpenApiContract.Configure(o);
             o.AddSecurityDefinition("bearer", new OpenApiSecurityScheme
             {
                 Type = SecuritySchemeType.Http,

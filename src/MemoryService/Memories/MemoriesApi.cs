@@ -26,14 +26,14 @@ public static class MemoriesApi
             .ProducesProblem(StatusCodes.Status412PreconditionFailed).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        user.MapPost("", CreateForUser).WithName("CreateMemory").WithSummary("Store one memory for a user.");
-        user.MapPost("/batch", BatchForUser).WithName("CreateMemoriesBatch")
+        user.MapPost("", CreateForUser).DocumentsIdempotencyKey().DocumentsETag().WithName("CreateMemory").WithSummary("Store one memory for a user.");
+        user.MapPost("/batch", BatchForUser).DocumentsIdempotencyKey().WithName("CreateMemoriesBatch")
             .WithSummary("Store up to 1,000 memories for a user, all or nothing.");
         user.MapGet("", ListForUser).WithName("ListMemories").WithSummary("List a user's memories, newest first.");
-        user.MapGet("/{id:guid}", GetForUser).WithName("GetMemory").WithSummary("Get one memory; the ETag header carries its version.");
-        user.MapPatch("/{id:guid}", PatchForUser).WithName("UpdateMemory").Accepts<PatchMemoryRequest>("application/json", "application/merge-patch+json")
+        user.MapGet("/{id:guid}", GetForUser).DocumentsETag().WithName("GetMemory").WithSummary("Get one memory; the ETag header carries its version.");
+        user.MapPatch("/{id:guid}", PatchForUser).DocumentsIfMatch().DocumentsETag().WithName("UpdateMemory").Accepts<PatchMemoryRequest>("application/json", "application/merge-patch+json")
             .WithSummary("Change content, importance, tags, metadata, key or expires_at (JSON merge patch; If-Match optional).");
-        user.MapDelete("/{id:guid}", DeleteForUser).WithName("DeleteMemory").WithSummary("Delete one memory (If-Match optional).");
+        user.MapDelete("/{id:guid}", DeleteForUser).DocumentsIfMatch().WithName("DeleteMemory").WithSummary("Delete one memory (If-Match optional).");
         user.MapGet("/{id:guid}/history", HistoryForUser).WithName("GetMemoryHistory").WithSummary("Every change to one memory, oldest first.");
 
         var knowledge = app.MapGroup("/v1/knowledge").WithTags("Knowledge")
@@ -41,13 +41,13 @@ public static class MemoriesApi
             .ProducesProblem(StatusCodes.Status412PreconditionFailed).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        knowledge.MapPost("", CreateKnowledge).WithName("CreateKnowledge").WithSummary("Store one item of app-wide knowledge.");
-        knowledge.MapPost("/batch", BatchKnowledge).WithName("CreateKnowledgeBatch").WithSummary("Store up to 1,000 knowledge items, all or nothing.");
+        knowledge.MapPost("", CreateKnowledge).DocumentsIdempotencyKey().DocumentsETag().WithName("CreateKnowledge").WithSummary("Store one item of app-wide knowledge.");
+        knowledge.MapPost("/batch", BatchKnowledge).DocumentsIdempotencyKey().WithName("CreateKnowledgeBatch").WithSummary("Store up to 1,000 knowledge items, all or nothing.");
         knowledge.MapGet("", ListKnowledge).WithName("ListKnowledge").WithSummary("List the tenant's knowledge, newest first.");
-        knowledge.MapGet("/{id:guid}", GetKnowledge).WithName("GetKnowledge").WithSummary("Get one knowledge item.");
-        knowledge.MapPatch("/{id:guid}", PatchKnowledge).WithName("UpdateKnowledge").Accepts<PatchMemoryRequest>("application/json", "application/merge-patch+json")
+        knowledge.MapGet("/{id:guid}", GetKnowledge).DocumentsETag().WithName("GetKnowledge").WithSummary("Get one knowledge item.");
+        knowledge.MapPatch("/{id:guid}", PatchKnowledge).DocumentsIfMatch().DocumentsETag().WithName("UpdateKnowledge").Accepts<PatchMemoryRequest>("application/json", "application/merge-patch+json")
             .WithSummary("Change a knowledge item (JSON merge patch; If-Match optional).");
-        knowledge.MapDelete("/{id:guid}", DeleteKnowledge).WithName("DeleteKnowledge").WithSummary("Delete a knowledge item.");
+        knowledge.MapDelete("/{id:guid}", DeleteKnowledge).DocumentsIfMatch().WithName("DeleteKnowledge").WithSummary("Delete a knowledge item.");
         knowledge.MapGet("/{id:guid}/history", HistoryKnowledge).WithName("GetKnowledgeHistory").WithSummary("Every change to one knowledge item.");
         return app;
     }
@@ -194,18 +194,18 @@ public static class MemoriesApi
     }
 
     public sealed record ListQuery(
-        [property: Description("preference, fact, event or knowledge")] string? Kind = null,
-        string? Key = null,
-        [property: Description("Only memories carrying this tag.")] string? Tag = null,
-        [property: Description("user, inferred or import")] string? Source = null,
+        [property: FromQuery(Name = "kind"), Description("preference, fact, event or knowledge")] string? Kind = null,
+        [property: FromQuery(Name = "key"), Description("Only memories with this key.")] string? Key = null,
+        [property: FromQuery(Name = "tag"), Description("Only memories carrying this tag.")] string? Tag = null,
+        [property: FromQuery(Name = "source"), Description("user, inferred or import")] string? Source = null,
         [property: FromQuery(Name = "created_after")] DateTimeOffset? CreatedAfter = null,
         [property: FromQuery(Name = "created_before")] DateTimeOffset? CreatedBefore = null,
         [property: FromQuery(Name = "observed_after")] DateTimeOffset? ObservedAfter = null,
         [property: FromQuery(Name = "observed_before")] DateTimeOffset? ObservedBefore = null,
         [property: FromQuery(Name = "include_superseded"), Description("Include memories replaced by newer ones.")] bool? IncludeSuperseded = null,
         [property: FromQuery(Name = "include_expired"), Description("Include memories past expires_at.")] bool? IncludeExpired = null,
-        [property: Description("1-200, default 50.")] int? Limit = null,
-        [property: Description("next_cursor of the previous page.")] string? Cursor = null);
+        [property: FromQuery(Name = "limit"), Description("1-200, default 50.")] int? Limit = null,
+        [property: FromQuery(Name = "cursor"), Description("next_cursor of the previous page.")] string? Cursor = null);
 
     private static async Task<Results<Ok<ListResponse<MemoryResponse>>, ValidationProblem>> List(Owner owner, ListQuery q,
         MemoryStore store, CancellationToken ct)

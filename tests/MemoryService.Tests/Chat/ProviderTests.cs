@@ -200,6 +200,29 @@ public abstract class ProviderContractTests<TFactory>(TFactory factory) : IAsync
         }
     }
 
+    /// <summary>Asserts learning's JSON schema went in the provider's own structured-output field.</summary>
+    protected abstract void AssertSchemaSent(JsonElement request);
+
+    [Fact]
+    public async Task LearningExtractsMemoriesThroughTheProvider()
+    {
+        using var t = await factory.NewTenantAsync();
+        var user = MemoryService.Tests.Learning.LearningApiTests.NewUser();
+        Model.ChatReply = _ => JsonSerializer.Serialize(new
+        {
+            memories = new[] { new { kind = "fact", content = "Is vegetarian", key = "diet", importance = 0.7, confidence = 0.9, event_date = (string?)null, evidence = "I'm vegetarian." } },
+        });
+
+        var outcome = await MemoryService.Tests.Learning.LearningApiTests.LearnAsync(t, user, "I'm vegetarian.");
+
+        var decision = Assert.Single(MemoryService.Tests.Learning.LearningApiTests.Decisions(outcome));
+        Assert.Equal("add", decision.GetProperty("action").GetString());
+        var sent = Sent();
+        Assert.NotEmpty(sent);
+        AssertSchemaSent(sent[0].Json);
+        Assert.All(sent, r => Assert.Equal(ProviderFactory.Cap, MaxTokens(r.Json)));
+    }
+
     [Fact]
     public async Task ModelDownIsBadGatewayAndSlowModelIsGatewayTimeout()
     {
@@ -242,6 +265,10 @@ public sealed class OllamaProviderTests(OllamaFactory factory) : ProviderContrac
     protected override double? Temperature(JsonElement request) => request.GetProperty("options").GetProperty("temperature").GetDouble();
 
     protected override void AssertKeySent(RecordedRequest request) => Assert.False(request.Headers.ContainsKey("api-key"));
+
+    // Ollama's structured output: the schema itself as "format".
+    protected override void AssertSchemaSent(JsonElement request) =>
+        Assert.True(request.GetProperty("format").GetProperty("properties").TryGetProperty("memories", out _), request.GetRawText());
 }
 
 public sealed class AnthropicProviderTests(AnthropicFactory factory) : ProviderContractTests<AnthropicFactory>(factory), IClassFixture<AnthropicFactory>
@@ -271,6 +298,14 @@ public sealed class AnthropicProviderTests(AnthropicFactory factory) : ProviderC
         Assert.Equal($"Bearer {ProviderFactory.Key}", request.Headers["Authorization"]);
         Assert.True(request.Headers.ContainsKey("anthropic-version"));
     }
+
+    // Anthropic's structured output: output_config.format with the schema.
+    protected override void AssertSchemaSent(JsonElement request)
+    {
+        var format = request.GetProperty("output_config").GetProperty("format");
+        Assert.Equal("json_schema", format.GetProperty("type").GetString());
+        Assert.True(format.GetProperty("schema").GetProperty("properties").TryGetProperty("memories", out _));
+    }
 }
 
 public sealed class AzureOpenAiProviderTests(AzureOpenAiFactory factory) : ProviderContractTests<AzureOpenAiFactory>(factory), IClassFixture<AzureOpenAiFactory>
@@ -293,5 +328,13 @@ public sealed class AzureOpenAiProviderTests(AzureOpenAiFactory factory) : Provi
     {
         Assert.Equal(ProviderFactory.Key, request.Headers["api-key"]);
         Assert.False(request.Headers.ContainsKey("Authorization"));
+    }
+
+    protected override void AssertSchemaSent(JsonElement request)
+    {
+        var format = request.GetProperty("response_format");
+        Assert.Equal("json_schema", format.GetProperty("type").GetString());
+        Assert.True(format.GetProperty("json_schema").GetProperty("strict").GetBoolean());
+        Assert.True(format.GetProperty("json_schema").GetProperty("schema").GetProperty("properties").TryGetProperty("memories", out _));
     }
 }

@@ -41,7 +41,8 @@ public static class LlmExtensions
         LlmProviders.OpenAi or LlmProviders.AzureOpenAi => new PerModelChatClient(options.Model!,
             model => services.GetRequiredService<OpenAiPassThrough>().Client.GetChatClient(model).AsIChatClient()),
         // The guard's timeout governs the call; HttpClient's own 100 s default would cut long replies short.
-        LlmProviders.Ollama => new OllamaApiClient(new HttpClient { BaseAddress = options.BaseUrl, Timeout = Timeout.InfiniteTimeSpan }, options.Model!),
+        LlmProviders.Ollama => new OllamaApiClient(new HttpClient(new HttpRetryHandler(options.MaxRetries, TimeSpan.FromMilliseconds(200)))
+            { BaseAddress = options.BaseUrl, Timeout = Timeout.InfiniteTimeSpan }, options.Model!),
         LlmProviders.Anthropic => new AnthropicClient(new ClientOptions
         {
             BaseUrl = options.BaseUrl!.AbsoluteUri.TrimEnd('/'),

@@ -55,8 +55,8 @@ public sealed class LlmOptions : IValidatableObject
     public int TimeoutSeconds { get; set; } = 60;
 
     /// <summary>
-    /// Retries by the SDK on 429, 5xx and connection failures, inside the timeout (openai, azure-openai, anthropic;
-    /// OllamaSharp has no retry of its own).
+    /// Retries on 429, 5xx and connection failures, inside the timeout: by the SDK (openai, azure-openai, anthropic),
+    /// or by <see cref="HttpRetryHandler"/> for ollama, whose package has none.
     /// </summary>
     [Range(0, 10)]
     public int MaxRetries { get; set; } = 2;

@@ -338,3 +338,49 @@ public sealed class AzureOpenAiProviderTests(AzureOpenAiFactory factory) : Provi
         Assert.True(format.GetProperty("json_schema").GetProperty("schema").GetProperty("properties").TryGetProperty("memories", out _));
     }
 }
+
+/// <summary>Ollama with Llm:MaxRetries, which the service supplies (OllamaSharp has no retry of its own).</summary>
+public sealed class OllamaRetryFactory : ProviderFactory
+{
+    protected override string Provider => "ollama";
+    protected override Uri BaseUrlOf(FakeOpenAiServer server) => server.RootUrl;
+
+    protected override void UseServer(Uri baseUrl)
+    {
+        base.UseServer(baseUrl);
+        Settings["Llm:MaxRetries"] = "2";
+    }
+}
+
+public sealed class OllamaRetryTests(OllamaRetryFactory factory) : IClassFixture<OllamaRetryFactory>
+{
+    [Theory]
+    [InlineData(429)]
+    [InlineData(503)]
+    public async Task TransientFailuresAreRetriedUpToMaxRetries(int status)
+    {
+        factory.Fake.Reset();
+        using var t = await factory.NewTenantAsync();
+        factory.Fake.FailNext(2, status);
+        factory.Fake.EnqueueChatReply("Third time lucky.");
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/u1/chat", new { messages = new[] { new { role = "user", content = "hi" } } });
+
+        var body = await ApiFactory.ReadAsync<JsonElement>(response);
+        Assert.Equal("Third time lucky.", body.GetProperty("message").GetProperty("content").GetString());
+        Assert.Equal(3, factory.Fake.RequestsTo(FakeOpenAiServer.OllamaChatPath).Count);
+    }
+
+    [Fact]
+    public async Task ABadRequestIsNotRetried()
+    {
+        factory.Fake.Reset();
+        using var t = await factory.NewTenantAsync();
+        factory.Fake.FailNext(1, 400);
+
+        var response = await t.Http.PostAsJsonAsync("/v1/users/u1/chat", new { messages = new[] { new { role = "user", content = "hi" } } });
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Single(factory.Fake.RequestsTo(FakeOpenAiServer.OllamaChatPath));
+    }
+}

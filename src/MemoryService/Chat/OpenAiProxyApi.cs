@@ -130,23 +130,16 @@ public static class OpenAiProxyApi
             return TypedResults.Content(OpenAiShapes.Completion(response), "application/json", Encoding.UTF8);
         }
 
-        // The first update is awaited before the response starts, so a model that is down or slow is still a 502/504.
-        var updates = chat.GetStreamingResponseAsync(messages, options, ct).GetAsyncEnumerator(ct);
-        bool any;
-        try
+        var (updates, any, failure) = await ChatApi.StartStreamAsync(chat, messages, options, ct);
+        if (failure is not null)
         {
-            any = await updates.MoveNextAsync();
-        }
-        catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
-        {
-            await updates.DisposeAsync();
             http.Response.Headers.Remove(MemoryIdsHeader);
-            return TypedResults.Problem(ChatApi.ModelProblem(ex));
+            return TypedResults.Problem(ChatApi.ModelProblem(failure));
         }
         StartEventStream(http);
         try
         {
-            await foreach (var chunk in OpenAiShapes.Chunks(updates, any, ct))
+            await foreach (var chunk in OpenAiShapes.Chunks(updates!, any, ct))
             {
                 await http.Response.WriteAsync($"data: {chunk}\n\n", ct);
                 await http.Response.Body.FlushAsync(ct);

@@ -65,6 +65,14 @@ public abstract class ProviderContractTests<TFactory>(TFactory factory) : IAsync
     /// <summary>The system prompt as the provider's request carries it.</summary>
     protected abstract string SystemPrompt(JsonElement request);
 
+    /// <summary>The system prompt of an OpenAI-style or Ollama request: the first message.</summary>
+    protected static string FirstSystemMessage(JsonElement request)
+    {
+        var first = request.GetProperty("messages")[0];
+        Assert.Equal("system", first.GetProperty("role").GetString());
+        return first.GetProperty("content").GetString()!;
+    }
+
     /// <summary>The output limit as the provider's request carries it.</summary>
     protected abstract long MaxTokens(JsonElement request);
 
@@ -253,12 +261,7 @@ public sealed class OllamaProviderTests(OllamaFactory factory) : ProviderContrac
 {
     protected override string ChatPath => FakeOpenAiServer.OllamaChatPath;
 
-    protected override string SystemPrompt(JsonElement request)
-    {
-        var first = request.GetProperty("messages")[0];
-        Assert.Equal("system", first.GetProperty("role").GetString());
-        return first.GetProperty("content").GetString()!;
-    }
+    protected override string SystemPrompt(JsonElement request) => FirstSystemMessage(request);
 
     protected override long MaxTokens(JsonElement request) => request.GetProperty("options").GetProperty("num_predict").GetInt64();
 
@@ -312,12 +315,7 @@ public sealed class AzureOpenAiProviderTests(AzureOpenAiFactory factory) : Provi
 {
     protected override string ChatPath => FakeOpenAiServer.AzureChatPath;
 
-    protected override string SystemPrompt(JsonElement request)
-    {
-        var first = request.GetProperty("messages")[0];
-        Assert.Equal("system", first.GetProperty("role").GetString());
-        return first.GetProperty("content").GetString()!;
-    }
+    protected override string SystemPrompt(JsonElement request) => FirstSystemMessage(request);
 
     protected override long MaxTokens(JsonElement request) => ModelRequests.MaxTokensSent(request)!.Value;
 

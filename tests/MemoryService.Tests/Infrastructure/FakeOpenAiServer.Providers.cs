@@ -53,7 +53,8 @@ public sealed partial class FakeOpenAiServer
         var promptTokens = CountTokens(request.TryGetProperty("messages", out var messages) ? messages.GetRawText() : "");
         var evalTokens = CountTokens(content);
 
-        void Final(Utf8JsonWriter w, string text)
+        // Every line is a message; the last has done: true, the reason and the counts.
+        void Line(Utf8JsonWriter w, string text, bool done)
         {
             w.WriteString("model", model);
             w.WriteString("created_at", created);
@@ -61,7 +62,8 @@ public sealed partial class FakeOpenAiServer
             w.WriteString("role", "assistant");
             w.WriteString("content", text);
             w.WriteEndObject();
-            w.WriteBoolean("done", true);
+            w.WriteBoolean("done", done);
+            if (!done) return;
             w.WriteString("done_reason", "stop");
             w.WriteNumber("total_duration", 1000);
             w.WriteNumber("prompt_eval_count", promptTokens);
@@ -70,24 +72,13 @@ public sealed partial class FakeOpenAiServer
 
         if (!stream)
         {
-            await WriteJsonAsync(context, w => Final(w, content));
+            await WriteJsonAsync(context, w => Line(w, content, done: true));
             return;
         }
         context.Response.ContentType = "application/x-ndjson";
         foreach (var piece in SplitKeepingSpaces(content))
-        {
-            await WriteLineAsync(context, JsonString(w =>
-            {
-                w.WriteString("model", model);
-                w.WriteString("created_at", created);
-                w.WriteStartObject("message");
-                w.WriteString("role", "assistant");
-                w.WriteString("content", piece);
-                w.WriteEndObject();
-                w.WriteBoolean("done", false);
-            }) + "\n");
-        }
-        await WriteLineAsync(context, JsonString(w => Final(w, "")) + "\n");
+            await WriteLineAsync(context, JsonString(w => Line(w, piece, done: false)) + "\n");
+        await WriteLineAsync(context, JsonString(w => Line(w, "", done: true)) + "\n");
     }
 
     private async Task AnthropicMessagesAsync(HttpContext context, JsonElement request)

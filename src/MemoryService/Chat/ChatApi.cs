@@ -97,20 +97,13 @@ public static class ChatApi
 
         if (request.Stream == true)
         {
-            // The first chunk is awaited here, so a model that is down or slow is still a 502/504 rather than a broken stream.
-            var updates = model.GetStreamingResponseAsync(messages, options, ct).GetAsyncEnumerator(ct);
-            bool any;
-            try
+            var (updates, any, failure) = await StartStreamAsync(model, messages, options, ct);
+            if (failure is not null)
             {
-                any = await updates.MoveNextAsync();
-            }
-            catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
-            {
-                await updates.DisposeAsync();
                 if (learn) await Learn(null, ct);
-                return TypedResults.Problem(ModelProblem(ex));
+                return TypedResults.Problem(ModelProblem(failure));
             }
-            return TypedResults.ServerSentEvents(Stream(updates, any, memoryIds, learn ? Learn : null, logger));
+            return TypedResults.ServerSentEvents(Stream(updates!, any, memoryIds, learn ? Learn : null, logger));
         }
 
         Microsoft.Extensions.AI.ChatResponse response;
@@ -128,6 +121,25 @@ public static class ChatApi
         return TypedResults.Ok(new ChatTurnResponse(new ChatMessageResponse("assistant", response.Text), response.ModelId, memoryIds,
             context.TokenCount, response.Usage is { } u ? new ChatUsageResponse(u.InputTokenCount, u.OutputTokenCount, u.TotalTokenCount) : null,
             jobId is not null, jobId));
+    }
+
+    /// <summary>
+    /// Starts a streamed reply and awaits its first update, so a model that is down or slow is still a 502/504 problem
+    /// rather than a broken stream: either the updates (positioned on the first, Any false when there was none) or the failure.
+    /// </summary>
+    internal static async Task<(IAsyncEnumerator<ChatResponseUpdate>? Updates, bool Any, Exception? Failure)> StartStreamAsync(
+        IChatClient model, IEnumerable<ChatMessage> messages, ChatOptions options, CancellationToken ct)
+    {
+        var updates = model.GetStreamingResponseAsync(messages, options, ct).GetAsyncEnumerator(ct);
+        try
+        {
+            return (updates, await updates.MoveNextAsync(), null);
+        }
+        catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+        {
+            await updates.DisposeAsync();
+            return (null, false, ex);
+        }
     }
 
     private static async IAsyncEnumerable<SseItem<ChatStreamEvent>> Stream(IAsyncEnumerator<ChatResponseUpdate> updates, bool any,

@@ -39,7 +39,7 @@ public static class OpenAiProxyApi
 
     private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> Completions(
         HttpContext http, Caller caller, ContextBuilder builder, IOptions<LlmOptions> llm, IServiceProvider services,
-        ILogger<OpenAiChatClient> logger, CancellationToken ct)
+        ILogger<OpenAiPassThrough> logger, CancellationToken ct)
     {
         // 1. parse loosely: OpenAI clients send many fields this service does not model, and all of them pass through
         var (body, bodyErrors) = await JsonBodies.ReadObjectAsync(http.Request, ct);
@@ -52,7 +52,7 @@ public static class OpenAiProxyApi
         else if (AppUser.Validate(userId) is { } userError) MemoryValidation.Add(errors, "user", userError);
         var turns = Turns(body["messages"], errors);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
-        if (services.GetService<IChatClient>()?.GetService<OpenAiChatClient>() is not { } model) return TypedResults.Problem(ChatApi.NotConfigured());
+        if (services.GetService<IChatClient>() is not { } chat) return TypedResults.Problem(ChatApi.NotConfigured());
 
         // 2. the operator's limits: the body goes to the model as it is, so what costs money is checked or capped here
         var limitErrors = ApplyLimits(body, llm.Value);
@@ -69,7 +69,17 @@ public static class OpenAiProxyApi
         var stream = body["stream"] is JsonValue s && s.TryGetValue<bool>(out var on) && on;
         http.Response.Headers[MemoryIdsHeader] = string.Join(",", context?.Items.Select(i => i.Memory.Id) ?? []);
 
-        // 4. send it on; errors before the first byte are problems, after it an OpenAI-style error event
+        // 4. send it on; errors before the first byte are problems, after it an OpenAI-style error event. An OpenAI-compatible
+        //    model gets the body as it is; any other provider the same request through its IChatClient, answered in OpenAI's shape.
+        if (services.GetService<OpenAiPassThrough>() is { } passThrough)
+            return await PassThroughAsync(http, body, passThrough, stream, logger, ct);
+        if (OpenAiShapes.ToChat(body, errors) is not { } request) return TypedResults.ValidationProblem(errors);
+        return await TranslatedAsync(http, request.Messages, request.Options, chat, stream, logger, ct);
+    }
+
+    private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> PassThroughAsync(
+        HttpContext http, JsonObject body, OpenAiPassThrough model, bool stream, ILogger logger, CancellationToken ct)
+    {
         RawChatResponse raw;
         try
         {
@@ -84,9 +94,7 @@ public static class OpenAiProxyApi
         {
             if (!stream) return TypedResults.Content(raw.Content.ToString(), "application/json", Encoding.UTF8);
 
-            http.Response.ContentType = "text/event-stream";
-            http.Response.Headers.CacheControl = "no-cache";
-            http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+            StartEventStream(http);
             try
             {
                 await foreach (var line in raw.ReadLinesAsync())
@@ -97,13 +105,67 @@ public static class OpenAiProxyApi
             }
             catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
             {
-                logger.LogWarning("The model failed mid-stream: {Message}", ex.Message);
-                var error = new JsonObject { ["error"] = new JsonObject { ["message"] = ex.Message, ["type"] = "upstream_error" } };
-                await http.Response.WriteAsync($"\ndata: {error.ToJsonString()}\n\n", ct);
+                await WriteStreamErrorAsync(http, ex, logger, ct);
             }
             await http.Response.Body.FlushAsync(ct);
             return TypedResults.Empty;
         }
+    }
+
+    private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> TranslatedAsync(
+        HttpContext http, List<ChatMessage> messages, ChatOptions options, IChatClient chat, bool stream, ILogger logger, CancellationToken ct)
+    {
+        if (!stream)
+        {
+            ChatResponse response;
+            try
+            {
+                response = await chat.GetResponseAsync(messages, options, ct);
+            }
+            catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+            {
+                http.Response.Headers.Remove(MemoryIdsHeader);
+                return TypedResults.Problem(ChatApi.ModelProblem(ex));
+            }
+            return TypedResults.Content(OpenAiShapes.Completion(response), "application/json", Encoding.UTF8);
+        }
+
+        var (updates, any, failure) = await ChatApi.StartStreamAsync(chat, messages, options, ct);
+        if (failure is not null)
+        {
+            http.Response.Headers.Remove(MemoryIdsHeader);
+            return TypedResults.Problem(ChatApi.ModelProblem(failure));
+        }
+        StartEventStream(http);
+        try
+        {
+            await foreach (var chunk in OpenAiShapes.Chunks(updates!, any, ct))
+            {
+                await http.Response.WriteAsync($"data: {chunk}\n\n", ct);
+                await http.Response.Body.FlushAsync(ct);
+            }
+            await http.Response.WriteAsync("data: [DONE]\n\n", ct);
+        }
+        catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
+        {
+            await WriteStreamErrorAsync(http, ex, logger, ct);
+        }
+        await http.Response.Body.FlushAsync(ct);
+        return TypedResults.Empty;
+    }
+
+    private static void StartEventStream(HttpContext http)
+    {
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
+    private static async Task WriteStreamErrorAsync(HttpContext http, Exception ex, ILogger logger, CancellationToken ct)
+    {
+        logger.LogWarning("The model failed mid-stream: {Message}", ex.Message);
+        var error = new JsonObject { ["error"] = new JsonObject { ["message"] = ex.Message, ["type"] = "upstream_error" } };
+        await http.Response.WriteAsync($"\ndata: {error.ToJsonString()}\n\n", ct);
     }
 
     /// <summary>

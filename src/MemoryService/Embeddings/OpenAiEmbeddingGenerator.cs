@@ -6,24 +6,22 @@ using OpenAI.Embeddings;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
-using AiEmbeddingOptions = Microsoft.Extensions.AI.EmbeddingGenerationOptions;
-using OpenAiEmbeddingOptions = OpenAI.Embeddings.EmbeddingGenerationOptions;
+using EmbeddingGenerationOptions = Microsoft.Extensions.AI.EmbeddingGenerationOptions;
 
 namespace MemoryService.Embeddings;
 
 /// <summary>
-/// Embeds through any OpenAI-compatible <c>/v1/embeddings</c> endpoint (OpenAI, Azure OpenAI, Ollama,
-/// vLLM, TEI, LM Studio) with the official SDK. Inputs are sent in batches of
-/// <see cref="EmbeddingsOptions.BatchSize"/>; each request has its own timeout and is retried with
-/// exponential backoff on 429, 5xx, timeouts and connection failures. When that is not enough it throws
-/// <see cref="EmbeddingUnavailableException"/>.
+/// Embeds through any OpenAI-compatible <c>/v1/embeddings</c> endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, TEI,
+/// LM Studio) with Microsoft.Extensions.AI's generator over the official SDK. What this adds around it: batches of
+/// <see cref="EmbeddingsOptions.BatchSize"/>, a timeout per attempt, retries with exponential backoff (and a 429's
+/// Retry-After) on 429, 5xx, timeouts and connection failures, a check of every vector's length, and
+/// <see cref="EmbeddingUnavailableException"/> when that is not enough.
 /// </summary>
-public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+public sealed class OpenAiEmbeddingGenerator : DelegatingEmbeddingGenerator<string, Embedding<float>>
 {
     private static readonly TimeSpan DefaultRetryBaseDelay = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(30);
 
-    private readonly EmbeddingClient _client;
     private readonly ResiliencePipeline _pipeline;
     private readonly EmbeddingsOptions _options;
     private readonly EmbeddingGeneratorMetadata _metadata;
@@ -38,12 +36,8 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     }
 
     // Tests shorten the backoff; production keeps the default.
-    internal OpenAiEmbeddingGenerator(EmbeddingsOptions options, ILogger? logger, TimeSpan retryBaseDelay)
+    internal OpenAiEmbeddingGenerator(EmbeddingsOptions options, ILogger? logger, TimeSpan retryBaseDelay) : base(CreateInner(options))
     {
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.BaseUrl is null) throw new ArgumentException("Embeddings:BaseUrl is required for the openai provider.", nameof(options));
-        if (string.IsNullOrWhiteSpace(options.Model)) throw new ArgumentException("Embeddings:Model is required for the openai provider.", nameof(options));
-
         _options = options;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _providerName = $"openai ({options.BaseUrl})";
@@ -51,8 +45,15 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         ModelId = $"openai:{options.Model}:{options.Dimensions}";
         Dimensions = options.Dimensions;
         _metadata = new EmbeddingGeneratorMetadata("openai", options.BaseUrl, ModelId, options.Dimensions);
+        _pipeline = BuildPipeline(options, retryBaseDelay);
+    }
 
-        _client = new EmbeddingClient(
+    private static IEmbeddingGenerator<string, Embedding<float>> CreateInner(EmbeddingsOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.BaseUrl is null) throw new ArgumentException("Embeddings:BaseUrl is required for the openai provider.", nameof(options));
+        if (string.IsNullOrWhiteSpace(options.Model)) throw new ArgumentException("Embeddings:Model is required for the openai provider.", nameof(options));
+        return new EmbeddingClient(
             options.Model,
             // Local servers ignore the key, but the SDK refuses an empty one.
             new ApiKeyCredential(string.IsNullOrEmpty(options.ApiKey) ? "unused" : options.ApiKey),
@@ -63,8 +64,7 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
                 RetryPolicy = new ClientRetryPolicy(0),
                 // The Polly timeout governs each attempt; this only stops the SDK's 100 s default from being shorter.
                 NetworkTimeout = TimeSpan.FromSeconds(options.TimeoutSeconds + 5),
-            });
-        _pipeline = BuildPipeline(options, retryBaseDelay);
+            }).AsIEmbeddingGenerator();
     }
 
     /// <summary>Id recorded with every vector, e.g. "openai:text-embedding-3-small:1536".</summary>
@@ -73,36 +73,34 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
     /// <summary>Length of every vector (the configured <see cref="EmbeddingsOptions.Dimensions"/>).</summary>
     public int Dimensions { get; }
 
-    public async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
-        IEnumerable<string> values, AiEmbeddingOptions? options = null, CancellationToken cancellationToken = default)
+    public override async Task<GeneratedEmbeddings<Embedding<float>>> GenerateAsync(
+        IEnumerable<string> values, EmbeddingGenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(values);
         var inputs = values as IReadOnlyList<string> ?? values.ToList();
         var dimensions = options?.Dimensions ?? Dimensions;
-        var requestOptions = _options.SendDimensions ? new OpenAiEmbeddingOptions { Dimensions = dimensions } : new OpenAiEmbeddingOptions();
+        // Without Dimensions the request carries no "dimensions" field (for servers and models that reject it).
+        var request = new EmbeddingGenerationOptions { Dimensions = _options.SendDimensions ? dimensions : null };
 
         var result = new GeneratedEmbeddings<Embedding<float>>(inputs.Count);
         // Batches go one after another: a memory write rarely has more than one, and a backfill should not flood the server.
         for (var offset = 0; offset < inputs.Count; offset += _options.BatchSize)
         {
             var batch = inputs.Skip(offset).Take(_options.BatchSize).ToList();
-            var collection = await SendAsync(batch, requestOptions, cancellationToken);
-
-            if (collection.Count != batch.Count)
-                throw new EmbeddingUnavailableException(_providerName, $"asked for {batch.Count} embeddings, got {collection.Count}.");
+            var generated = await SendAsync(batch, request, cancellationToken);
+            if (generated.Count != batch.Count)
+                throw new EmbeddingUnavailableException(_providerName, $"asked for {batch.Count} embeddings, got {generated.Count}.");
 
             var created = DateTimeOffset.UtcNow;
-            // The API returns an index per item; order by it rather than trusting response order.
-            foreach (var item in collection.OrderBy(e => e.Index))
+            foreach (var item in generated)
             {
-                var vector = item.ToFloats();
-                if (vector.Length != dimensions)
+                if (item.Vector.Length != dimensions)
                     throw new InvalidOperationException(
-                        $"Model '{_options.Model}' at {_options.BaseUrl} returned {vector.Length} dimensions, but Embeddings:Dimensions is {dimensions}.");
-                result.Add(new Embedding<float>(vector) { ModelId = ModelId, CreatedAt = created });
+                        $"Model '{_options.Model}' at {_options.BaseUrl} returned {item.Vector.Length} dimensions, but Embeddings:Dimensions is {dimensions}.");
+                result.Add(new Embedding<float>(item.Vector) { ModelId = ModelId, CreatedAt = created });
             }
 
-            if (collection.Usage is { } usage)
+            if (generated.Usage is { } usage)
             {
                 result.Usage ??= new UsageDetails { InputTokenCount = 0, TotalTokenCount = 0 };
                 result.Usage.InputTokenCount += usage.InputTokenCount;
@@ -112,13 +110,13 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         return result;
     }
 
-    private async Task<OpenAIEmbeddingCollection> SendAsync(List<string> batch, OpenAiEmbeddingOptions requestOptions, CancellationToken cancellationToken)
+    private async Task<GeneratedEmbeddings<Embedding<float>>> SendAsync(List<string> batch, EmbeddingGenerationOptions request, CancellationToken cancellationToken)
     {
         try
         {
             return await _pipeline.ExecuteAsync(
-                static async (state, ct) => (await state.Client.GenerateEmbeddingsAsync(state.Batch, state.Options, ct)).Value,
-                (Client: _client, Batch: batch, Options: requestOptions),
+                static (state, ct) => new ValueTask<GeneratedEmbeddings<Embedding<float>>>(state.Inner.GenerateAsync(state.Batch, state.Request, ct)),
+                (Inner: InnerGenerator, Batch: batch, Request: request),
                 cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -194,14 +192,11 @@ public sealed class OpenAiEmbeddingGenerator : IEmbeddingGenerator<string, Embed
         return null; // fall back to the exponential backoff
     }
 
-    public object? GetService(Type serviceType, object? serviceKey = null)
+    public override object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);
-        if (serviceKey is not null) return null;
-        if (serviceType == typeof(EmbeddingGeneratorMetadata)) return _metadata;
-        if (serviceType == typeof(EmbeddingClient)) return _client;
-        return serviceType.IsInstanceOfType(this) ? this : null;
+        // Our identity (with the dimensions), not the inner generator's bare model name.
+        if (serviceKey is null && serviceType == typeof(EmbeddingGeneratorMetadata)) return _metadata;
+        return base.GetService(serviceType, serviceKey);
     }
-
-    public void Dispose() { }
 }

@@ -21,6 +21,8 @@ internal static class LlmJson
         {
             Temperature = 0,
             ResponseFormat = ChatResponseFormat.ForJsonSchema(schemaDoc.RootElement.Clone(), schemaName),
+            // OpenAI's strict structured output (Microsoft.Extensions.AI.OpenAI reads this key); other providers ignore it.
+            AdditionalProperties = new AdditionalPropertiesDictionary { ["strict"] = true },
         };
         var messages = prompt.ToList();
         string? error = null;

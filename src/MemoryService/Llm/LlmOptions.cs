@@ -7,11 +7,19 @@ public sealed class LlmOptions : IValidatableObject
 {
     public const string SectionName = "Llm";
 
-    /// <summary>"none" (default: no model, chat answers 503) or "openai" (any OpenAI-compatible /v1/chat/completions server).</summary>
+    /// <summary>
+    /// "none" (default: no model, chat answers 503), "openai" (any OpenAI-compatible /v1/chat/completions server),
+    /// "azure-openai" (an Azure OpenAI resource's v1 API), "ollama" (Ollama's native /api/chat) or "anthropic"
+    /// (Anthropic's Messages API).
+    /// </summary>
     [Required]
     public string Provider { get; set; } = LlmProviders.None;
 
-    /// <summary>Base URL including "/v1", e.g. https://api.openai.com/v1 or http://localhost:11434/v1 for Ollama.</summary>
+    /// <summary>
+    /// Where the model server is; no default, the operator names it. openai: the base URL including "/v1"
+    /// (http://localhost:8000/v1 for vLLM); azure-openai: the resource's "https://NAME.openai.azure.com/openai/v1/";
+    /// ollama: the server root (http://localhost:11434); anthropic: the API root, without "/v1".
+    /// </summary>
     public Uri? BaseUrl { get; set; }
 
     /// <summary>Default model, used when a request names none; always allowed.</summary>
@@ -46,7 +54,10 @@ public sealed class LlmOptions : IValidatableObject
     [Range(1, 3600)]
     public int TimeoutSeconds { get; set; } = 60;
 
-    /// <summary>Retries by the SDK on 429, 5xx and connection failures, inside the timeout.</summary>
+    /// <summary>
+    /// Retries on 429, 5xx and connection failures, inside the timeout: by the SDK (openai, azure-openai, anthropic),
+    /// or by <see cref="HttpRetryHandler"/> for ollama, whose package has none.
+    /// </summary>
     [Range(0, 10)]
     public int MaxRetries { get; set; } = 2;
 
@@ -55,12 +66,13 @@ public sealed class LlmOptions : IValidatableObject
         if (!LlmProviders.All.Contains(Provider, StringComparer.OrdinalIgnoreCase))
             yield return new ValidationResult(
                 $"Unknown LLM provider '{Provider}'. Set Llm:Provider to one of: {string.Join(", ", LlmProviders.All)}.", [nameof(Provider)]);
-        if (string.Equals(Provider, LlmProviders.OpenAi, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(Provider, LlmProviders.None, StringComparison.OrdinalIgnoreCase))
         {
+            var provider = Provider.ToLowerInvariant();
             if (BaseUrl is null || !BaseUrl.IsAbsoluteUri)
-                yield return new ValidationResult("Llm:BaseUrl must be an absolute URL when Llm:Provider is 'openai'.", [nameof(BaseUrl)]);
+                yield return new ValidationResult($"Llm:BaseUrl must be an absolute URL when Llm:Provider is '{provider}'.", [nameof(BaseUrl)]);
             if (string.IsNullOrWhiteSpace(Model))
-                yield return new ValidationResult("Llm:Model is required when Llm:Provider is 'openai'.", [nameof(Model)]);
+                yield return new ValidationResult($"Llm:Model is required when Llm:Provider is '{provider}'.", [nameof(Model)]);
         }
         if (AllowedModels.Any(string.IsNullOrWhiteSpace))
             yield return new ValidationResult("Llm:AllowedModels entries must be model names, not empty.", [nameof(AllowedModels)]);
@@ -81,12 +93,15 @@ public static class LlmProviders
 {
     public const string None = "none";
     public const string OpenAi = "openai";
-    public static readonly IReadOnlyList<string> All = [None, OpenAi];
+    public const string AzureOpenAi = "azure-openai";
+    public const string Ollama = "ollama";
+    public const string Anthropic = "anthropic";
+    public static readonly IReadOnlyList<string> All = [None, OpenAi, AzureOpenAi, Ollama, Anthropic];
 
     /// <summary>The 503 detail when no model is configured.</summary>
     public const string NotConfigured =
-        "No chat model is configured. Set Llm:Provider=openai, Llm:BaseUrl (e.g. http://localhost:11434/v1 for Ollama or " +
-        "https://api.openai.com/v1) and Llm:Model (plus Llm:ApiKey for hosted APIs), then restart.";
+        "No chat model is configured. Set Llm:Provider=openai (or azure-openai, ollama, anthropic), Llm:BaseUrl (where that " +
+        "server is, e.g. http://localhost:11434 for a local Ollama) and Llm:Model (plus Llm:ApiKey for hosted APIs), then restart.";
 }
 
 /// <summary>The model could not be reached or answered with an error: a 502.</summary>

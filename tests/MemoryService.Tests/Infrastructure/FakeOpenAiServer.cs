@@ -15,9 +15,11 @@ namespace MemoryService.Tests.Infrastructure;
 /// A real local HTTP server speaking the OpenAI REST protocol, so tests run the real client code
 /// (SDK, retries, timeouts) against it: <c>POST /v1/embeddings</c> and <c>POST /v1/chat/completions</c>
 /// (plain JSON or SSE streaming). It records every request and can be told to fail, be down, or be slow.
+/// It speaks the other providers' chat protocols too, each on its own path (FakeOpenAiServer.Providers.cs):
+/// Azure OpenAI's v1 API, Ollama's native <c>/api/chat</c> and Anthropic's <c>/v1/messages</c>.
 /// Start one per test with <see cref="StartAsync"/> and dispose it with <c>await using</c>.
 /// </summary>
-public sealed class FakeOpenAiServer : IAsyncDisposable
+public sealed partial class FakeOpenAiServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
@@ -69,10 +71,12 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         var server = new FakeOpenAiServer(app);
         app.MapPost("/v1/embeddings", server.HandleAsync(server.EmbeddingsAsync));
         app.MapPost("/v1/chat/completions", server.HandleAsync(server.ChatCompletionsAsync));
+        server.MapOtherProviders(app);
         await app.StartAsync(cancellationToken);
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        server.RootUrl = new Uri(address.TrimEnd('/') + "/");
         return server;
     }
 
@@ -108,8 +112,9 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private RequestDelegate HandleAsync(Func<HttpContext, JsonElement, Task> handler) => async context =>
+    private RequestDelegate HandleAsync(Func<HttpContext, JsonElement, Task> handler, Func<HttpContext, int, string?, Task>? writeError = null) => async context =>
     {
+        writeError ??= WriteErrorAsync;
         string body;
         using (var reader = new StreamReader(context.Request.Body, Encoding.UTF8))
             body = await reader.ReadToEndAsync(context.RequestAborted);
@@ -126,7 +131,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         var status = IsDown ? 503 : NextFailure();
         if (status != 0)
         {
-            await WriteErrorAsync(context, status);
+            await writeError(context, status, null);
             return;
         }
 
@@ -138,7 +143,7 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
         }
         catch (JsonException)
         {
-            await WriteErrorAsync(context, 400, "Request body is not JSON.");
+            await writeError(context, 400, "Request body is not JSON.");
             return;
         }
         await handler(context, json);

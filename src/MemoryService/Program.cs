@@ -44,6 +44,7 @@ app.MapLearning();
 app.MapContext();
 app.MapChat();
 app.MapMcpServer();
+app.MapSettings();
 
 app.Run();
 

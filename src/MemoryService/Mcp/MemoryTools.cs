@@ -22,7 +22,7 @@ namespace MemoryService.Mcp;
 [McpServerToolType]
 public static class MemoryTools
 {
-    public const string UserHeader = "X-User-Id";
+    public const string UserHeader = Chat.OpenAiProxyApi.UserHeader;
 
     public sealed record ForgetResponse(Guid Id, bool Deleted);
 

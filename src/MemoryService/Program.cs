@@ -5,6 +5,7 @@ using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using MemoryService.Learning;
 using MemoryService.Llm;
+using MemoryService.Mcp;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
@@ -24,6 +25,7 @@ builder.AddLlm();
 builder.AddLearning();
 builder.AddContext();
 builder.AddChat();
+builder.AddMcp();
 
 var app = builder.Build();
 
@@ -41,6 +43,8 @@ app.MapRetrieval();
 app.MapLearning();
 app.MapContext();
 app.MapChat();
+app.MapMcpServer();
+app.MapSettings();
 
 app.Run();
 

@@ -2,7 +2,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Context;
+using MemoryService.Data;
 using MemoryService.Hosting;
+using MemoryService.Learning;
 using MemoryService.Llm;
 using MemoryService.Memories;
 using MemoryService.Tenancy;
@@ -17,29 +19,33 @@ namespace MemoryService.Chat;
 /// POST /v1/openai/chat/completions: OpenAI's chat API with memory. An app points its OpenAI client at
 /// http://host/v1/openai with its tenant key as the API key; the user's context is prepended as a system
 /// message and everything else in the request passes through to the configured model, within the Llm limits
-/// (allowed models, output-token cap, one choice, tools only when allowed).
+/// (allowed models, output-token cap, one choice, tools only when allowed). With <c>X-Memory-Learn: true</c> (or the
+/// tenant's proxy_learning setting) the exchange is recorded as a durable learning job, as chat's <c>learn: true</c> does.
 /// </summary>
 public static class OpenAiProxyApi
 {
     public const string UserHeader = "X-User-Id";
     public const string MemoryIdsHeader = "X-Memory-Ids";
+    public const string LearnHeader = "X-Memory-Learn";
+    public const string LearningJobHeader = "X-Memory-Learning-Job";
 
     public static IEndpointRouteBuilder MapOpenAiProxy(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/openai/chat/completions", Completions).WithTags("Chat")
             .WithName("OpenAiChatCompletions")
-            .WithSummary("OpenAI-compatible chat completions (streaming too) with the user's memory prepended; the user is the 'user' field or X-User-Id.")
+            .WithSummary("OpenAI-compatible chat completions (streaming too) with the user's memory prepended; the user is the 'user' field or X-User-Id. " +
+                "X-Memory-Learn: true|false learns from the exchange (default: the tenant's proxy_learning setting).")
             .Accepts<JsonObject>("application/json")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout);
         return app;
     }
 
     private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> Completions(
         HttpContext http, Caller caller, ContextBuilder builder, IOptions<LlmOptions> llm, IServiceProvider services,
-        ILogger<OpenAiPassThrough> logger, CancellationToken ct)
+        LearningJobs learning, MemoryDb db, TimeProvider clock, ILogger<OpenAiPassThrough> logger, CancellationToken ct)
     {
         // 1. parse loosely: OpenAI clients send many fields this service does not model, and all of them pass through
         var (body, bodyErrors) = await JsonBodies.ReadObjectAsync(http.Request, ct);
@@ -51,12 +57,25 @@ public static class OpenAiProxyApi
         if (userId.Length == 0) MemoryValidation.Add(errors, "user", $"Say whose memory to use: the request's 'user' field or the {UserHeader} header.");
         else if (AppUser.Validate(userId) is { } userError) MemoryValidation.Add(errors, "user", userError);
         var turns = Turns(body["messages"], errors);
+        bool? learnAsked = null;
+        if (http.Request.Headers[LearnHeader].ToString() is { Length: > 0 } learnHeader)
+        {
+            if (bool.TryParse(learnHeader, out var asked)) learnAsked = asked;
+            else MemoryValidation.Add(errors, LearnHeader, "true or false.");
+        }
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         if (services.GetService<IChatClient>() is not { } chat) return TypedResults.Problem(ChatApi.NotConfigured());
 
         // 2. the operator's limits: the body goes to the model as it is, so what costs money is checked or capped here
         var limitErrors = ApplyLimits(body, llm.Value);
         if (limitErrors.Count > 0) return TypedResults.ValidationProblem(limitErrors);
+        var learnOn = learnAsked ?? await Tenancy.SettingsApi.ProxyLearningAsync(db, caller.TenantId, ct);
+        // Refused before the model is paid for; the enqueue after the reply checks again under the owner's lock.
+        if (learnOn && !await learning.HasRoomAsync(caller.TenantId, userId, ct)) return TypedResults.Problem(LearningJobs.QueueFull(http.Response));
+        var observedAt = clock.GetUtcNow();
+        Func<string?, CancellationToken, Task<Guid?>>? learn = learnOn
+            ? (reply, token) => ChatApi.EnqueueLearningAsync(learning, caller, userId, turns, reply, observedAt, null, token)
+            : null;
 
         // 3. the user's context, prepended as a system message
         var template = await builder.TenantTemplateAsync(caller.TenantId, ct);
@@ -72,13 +91,14 @@ public static class OpenAiProxyApi
         // 4. send it on; errors before the first byte are problems, after it an OpenAI-style error event. An OpenAI-compatible
         //    model gets the body as it is; any other provider the same request through its IChatClient, answered in OpenAI's shape.
         if (services.GetService<OpenAiPassThrough>() is { } passThrough)
-            return await PassThroughAsync(http, body, passThrough, stream, logger, ct);
+            return await PassThroughAsync(http, body, passThrough, stream, learn, logger, ct);
         if (OpenAiShapes.ToChat(body, errors) is not { } request) return TypedResults.ValidationProblem(errors);
-        return await TranslatedAsync(http, request.Messages, request.Options, chat, stream, logger, ct);
+        return await TranslatedAsync(http, request.Messages, request.Options, chat, stream, learn, logger, ct);
     }
 
     private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> PassThroughAsync(
-        HttpContext http, JsonObject body, OpenAiPassThrough model, bool stream, ILogger logger, CancellationToken ct)
+        HttpContext http, JsonObject body, OpenAiPassThrough model, bool stream, Func<string?, CancellationToken, Task<Guid?>>? learn,
+        ILogger logger, CancellationToken ct)
     {
         RawChatResponse raw;
         try
@@ -87,20 +107,26 @@ public static class OpenAiProxyApi
         }
         catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
         {
-            http.Response.Headers.Remove(MemoryIdsHeader);
-            return TypedResults.Problem(ChatApi.ModelProblem(ex));
+            return await ModelFailedAsync(http, ex, learn, ct);
         }
         using (raw)
         {
-            if (!stream) return TypedResults.Content(raw.Content.ToString(), "application/json", Encoding.UTF8);
+            if (!stream)
+            {
+                var content = raw.Content.ToString();
+                await LearnBeforeReplyAsync(http, learn, ReplyOf(content), ct);
+                return TypedResults.Content(content, "application/json", Encoding.UTF8);
+            }
 
             StartEventStream(http);
+            var reply = learn is null ? null : new StringBuilder();
             try
             {
                 await foreach (var line in raw.ReadLinesAsync())
                 {
                     await http.Response.WriteAsync(line + "\n", ct);
                     if (line.Length == 0) await http.Response.Body.FlushAsync(ct);
+                    if (reply is not null) AppendDelta(reply, line);
                 }
             }
             catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
@@ -108,12 +134,14 @@ public static class OpenAiProxyApi
                 await WriteStreamErrorAsync(http, ex, logger, ct);
             }
             await http.Response.Body.FlushAsync(ct);
+            await LearnAfterStreamAsync(learn, reply, logger);
             return TypedResults.Empty;
         }
     }
 
     private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> TranslatedAsync(
-        HttpContext http, List<ChatMessage> messages, ChatOptions options, IChatClient chat, bool stream, ILogger logger, CancellationToken ct)
+        HttpContext http, List<ChatMessage> messages, ChatOptions options, IChatClient chat, bool stream,
+        Func<string?, CancellationToken, Task<Guid?>>? learn, ILogger logger, CancellationToken ct)
     {
         if (!stream)
         {
@@ -124,25 +152,24 @@ public static class OpenAiProxyApi
             }
             catch (Exception ex) when (ex is ModelFailedException or ModelTimeoutException)
             {
-                http.Response.Headers.Remove(MemoryIdsHeader);
-                return TypedResults.Problem(ChatApi.ModelProblem(ex));
+                return await ModelFailedAsync(http, ex, learn, ct);
             }
+            await LearnBeforeReplyAsync(http, learn, response.Text is { Length: > 0 } text ? text : null, ct);
             return TypedResults.Content(OpenAiShapes.Completion(response), "application/json", Encoding.UTF8);
         }
 
         var (updates, any, failure) = await ChatApi.StartStreamAsync(chat, messages, options, ct);
-        if (failure is not null)
-        {
-            http.Response.Headers.Remove(MemoryIdsHeader);
-            return TypedResults.Problem(ChatApi.ModelProblem(failure));
-        }
+        if (failure is not null) return await ModelFailedAsync(http, failure, learn, ct);
         StartEventStream(http);
+        var reply = learn is null ? null : new StringBuilder();
         try
         {
             await foreach (var chunk in OpenAiShapes.Chunks(updates!, any, ct))
             {
-                await http.Response.WriteAsync($"data: {chunk}\n\n", ct);
+                var line = $"data: {chunk}";
+                await http.Response.WriteAsync(line + "\n\n", ct);
                 await http.Response.Body.FlushAsync(ct);
+                if (reply is not null) AppendDelta(reply, line);
             }
             await http.Response.WriteAsync("data: [DONE]\n\n", ct);
         }
@@ -151,7 +178,40 @@ public static class OpenAiProxyApi
             await WriteStreamErrorAsync(http, ex, logger, ct);
         }
         await http.Response.Body.FlushAsync(ct);
+        await LearnAfterStreamAsync(learn, reply, logger);
         return TypedResults.Empty;
+    }
+
+    /// <summary>A model failure before the first byte: a problem; the user's turn is still worth learning (as in chat).</summary>
+    private static async Task<ProblemHttpResult> ModelFailedAsync(HttpContext http, Exception ex, Func<string?, CancellationToken, Task<Guid?>>? learn, CancellationToken ct)
+    {
+        http.Response.Headers.Remove(MemoryIdsHeader);
+        if (learn is not null) await learn(null, ct);
+        return TypedResults.Problem(ChatApi.ModelProblem(ex));
+    }
+
+    /// <summary>Recorded before the reply goes out, so the header names a job that exists.</summary>
+    private static async Task LearnBeforeReplyAsync(HttpContext http, Func<string?, CancellationToken, Task<Guid?>>? learn, string? reply, CancellationToken ct)
+    {
+        if (learn is not null && await learn(reply, ct) is { } jobId) http.Response.Headers[LearningJobHeader] = jobId.ToString();
+    }
+
+    /// <summary>
+    /// The reply has gone out: a failure to record the job is logged, never a broken stream. The client may hang up as soon
+    /// as it has read [DONE], so the job is recorded on a token of its own (bounded), not the request's.
+    /// </summary>
+    private static async Task LearnAfterStreamAsync(Func<string?, CancellationToken, Task<Guid?>>? learn, StringBuilder? reply, ILogger logger)
+    {
+        if (learn is null || reply is null) return;
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await learn(reply.Length > 0 ? reply.ToString() : null, bounded.Token);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning("The learning job of a streamed proxy exchange could not be recorded: {Message}", ex.Message);
+        }
     }
 
     private static void StartEventStream(HttpContext http)
@@ -206,6 +266,43 @@ public static class OpenAiProxyApi
         if (limits.Count == 0) body["max_completion_tokens"] = llm.MaxOutputTokens;
         return errors;
     }
+
+    /// <summary>The assistant's text in a chat completion (first choice), or null.</summary>
+    private static string? ReplyOf(string completion)
+    {
+        try
+        {
+            return FirstChoice(JsonNode.Parse(completion))?["message"]?["content"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Adds the content delta of one SSE line ("data: {chunk}") to the reply, up to what learning keeps of a turn.</summary>
+    private static void AppendDelta(StringBuilder reply, string line)
+    {
+        if (!line.StartsWith("data:", StringComparison.Ordinal) || reply.Length >= MaxLearnedReplyChars) return;
+        var data = line.AsSpan(5).Trim();
+        if (data.Length == 0 || data.SequenceEqual("[DONE]")) return;
+        try
+        {
+            if (FirstChoice(JsonNode.Parse(data.ToString()))?["delta"]?["content"] is JsonValue v && v.TryGetValue<string>(out var text))
+                reply.Append(text);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // Not a chunk (a comment or a model's own error event): nothing to learn from it.
+        }
+    }
+
+    /// <summary>choices[0] of a completion or chunk; null when there is none (the last chunk, with usage, has none).</summary>
+    private static JsonNode? FirstChoice(JsonNode? completion) =>
+        completion is JsonObject o && o["choices"] is JsonArray { Count: > 0 } choices ? choices[0] : null;
+
+    /// <summary>More than any learned turn keeps (Learning:MaxMessageChars cuts again), so a long stream costs bounded memory.</summary>
+    private const int MaxLearnedReplyChars = 100_000;
 
     /// <summary>The turns as text (string content or an array of text parts), for the context query.</summary>
     private static List<(string Role, string Content)> Turns(JsonNode? messages, Dictionary<string, string[]> errors)

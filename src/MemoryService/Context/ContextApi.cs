@@ -62,7 +62,7 @@ public static class ContextApi
         return app;
     }
 
-    private static async Task<Results<Ok<ContextResponse>, ValidationProblem, ProblemHttpResult>> Build(
+    internal static async Task<Results<Ok<ContextResponse>, ValidationProblem, ProblemHttpResult>> Build(
         [Description("The client's user id.")] string user_id, ContextRequest request, Caller caller, ContextBuilder builder, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();

@@ -167,14 +167,17 @@ public static class InputGuard
         await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            ProblemDetails = new HttpValidationProblemDetails(Problems.Field(field, message))
-            {
-                Status = StatusCodes.Status400BadRequest,
-                Title = "Invalid text in request",
-                Detail = $"'{field}': {message}",
-            },
+            ProblemDetails = Problem(field, message),
         });
     }
+
+    /// <summary>The 400 for text this guard refuses (also a tool error over MCP).</summary>
+    public static ProblemDetails Problem(string field, string message) => new HttpValidationProblemDetails(Problems.Field(field, message))
+    {
+        Status = StatusCodes.Status400BadRequest,
+        Title = "Invalid text in request",
+        Detail = $"'{field}': {message}",
+    };
 
     private sealed class Frame(bool isArray)
     {

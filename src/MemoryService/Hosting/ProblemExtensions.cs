@@ -68,6 +68,10 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHo
         });
     }
 
+    /// <summary>The problem an exception is answered with, wherever it surfaced (an endpoint or an MCP tool).</summary>
+    internal static ProblemDetails ProblemFor(Exception exception) =>
+        DatabaseOutage.IsConnectionFailure(exception) ? DatabaseUnavailable() : Describe(exception);
+
     private static ProblemDetails Describe(Exception exception) => exception switch
     {
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new ProblemDetails

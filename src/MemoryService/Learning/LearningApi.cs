@@ -48,7 +48,7 @@ public static class LearningApi
         return group;
     }
 
-    private static async Task<Results<Ok<ExtractResponse>, ValidationProblem>> Extract(
+    internal static async Task<Results<Ok<ExtractResponse>, ValidationProblem>> Extract(
         [Description("The client's user id.")] string user_id, ExtractRequest request, Caller caller, IConversationLearner learner,
         IOptions<LearningOptions> options, TimeProvider clock, CancellationToken ct)
     {

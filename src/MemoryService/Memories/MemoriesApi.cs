@@ -120,16 +120,17 @@ public static class MemoriesApi
 
     // ---- implementations ----
 
-    private static async Task<Results<Created<MemoryResponse>, ValidationProblem, ProblemHttpResult>> Create(
-        Owner owner, CreateMemoryRequest request, Caller caller, MemoryStore store, MemoriesOptions options, HttpContext http, CancellationToken ct)
+    /// <summary>Stores one memory. <paramref name="http"/> (REST) brings Idempotency-Key and gets the ETag; MCP passes null.</summary>
+    internal static async Task<Results<Created<MemoryResponse>, ValidationProblem, ProblemHttpResult>> Create(
+        Owner owner, CreateMemoryRequest request, Caller caller, MemoryStore store, MemoriesOptions options, HttpContext? http, CancellationToken ct)
     {
         var errors = MemoryValidation.Create(request, owner.IsKnowledge, options);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
         var (written, replay, conflict) = await WriteIdempotently(owner, [request], caller, store, http,
             ms => ms[0].AsResponse(), ct);
         if (conflict is not null) return TypedResults.Problem(conflict);
-        var response = replay is not null ? Deserialize<MemoryResponse>(replay.ResponseBody, http) : written![0].AsResponse();
-        http.Response.Headers.ETag = $"\"{response.Version}\"";
+        var response = replay is not null ? Deserialize<MemoryResponse>(replay.ResponseBody, http!) : written![0].AsResponse();
+        http?.Response.Headers.ETag = $"\"{response.Version}\"";
         return TypedResults.Created(LocationOf(owner, response.Id), response);
     }
 
@@ -162,11 +163,11 @@ public static class MemoriesApi
     /// the same key and body gets it back and writes nothing; the same key with another body is a 422.
     /// </summary>
     private static async Task<(IReadOnlyList<Memory>? Written, IdempotencyRecord? Replay, ProblemDetails? Conflict)> WriteIdempotently<T>(
-        Owner owner, IReadOnlyList<CreateMemoryRequest> items, Caller caller, MemoryStore store, HttpContext http,
+        Owner owner, IReadOnlyList<CreateMemoryRequest> items, Caller caller, MemoryStore store, HttpContext? http,
         Func<IReadOnlyList<Memory>, T> respond, CancellationToken ct)
     {
-        var key = http.Request.Headers["Idempotency-Key"].ToString();
-        if (key.Length == 0) return (await store.CreateAsync(owner, items, caller.KeyId.ToString(), null, ct), null, null);
+        var key = http?.Request.Headers["Idempotency-Key"].ToString() ?? "";
+        if (http is null || key.Length == 0) return (await store.CreateAsync(owner, items, caller.KeyId.ToString(), null, ct), null, null);
         if (key.Length > 255) return (null, null, Problems.Unprocessable("Idempotency-Key is at most 255 characters."));
 
         var json = JsonOptions(http);
@@ -207,7 +208,7 @@ public static class MemoriesApi
         [property: FromQuery(Name = "limit"), Description("1-200, default 50.")] int? Limit = null,
         [property: FromQuery(Name = "cursor"), Description("next_cursor of the previous page.")] string? Cursor = null);
 
-    private static async Task<Results<Ok<ListResponse<MemoryResponse>>, ValidationProblem>> List(Owner owner, ListQuery q,
+    internal static async Task<Results<Ok<ListResponse<MemoryResponse>>, ValidationProblem>> List(Owner owner, ListQuery q,
         MemoryStore store, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
@@ -252,25 +253,29 @@ public static class MemoriesApi
     private static async Task<Results<Ok<MemoryResponse>, ValidationProblem, ProblemHttpResult>> Patch(
         Owner owner, Guid id, Caller caller, MemoryStore store, MemoriesOptions options, HttpContext http, CancellationToken ct)
     {
-        if (ParseIfMatch(http) is { Valid: false }) return Stale();
+        var ifMatch = ParseIfMatch(http);
+        if (ifMatch is { Valid: false }) return Stale();
         var (patch, bodyErrors) = await JsonBodies.ReadObjectAsync(http.Request, ct);
         if (patch is null) return TypedResults.ValidationProblem(bodyErrors!);
+        return await ApplyPatch(owner, id, patch, ifMatch?.Version, caller, store, options, m => http.Response.Headers.ETag = m.ETag, ct);
+    }
+
+    /// <summary>Validates and applies a merge patch (REST and MCP); <paramref name="written"/> sees the changed memory.</summary>
+    internal static async Task<Results<Ok<MemoryResponse>, ValidationProblem, ProblemHttpResult>> ApplyPatch(
+        Owner owner, Guid id, JsonObject patch, int? ifMatch, Caller caller, MemoryStore store, MemoriesOptions options,
+        Action<Memory>? written, CancellationToken ct)
+    {
         var errors = ValidatePatch(patch, options);
         if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
 
-        var (outcome, memory) = await store.PatchAsync(owner, id, patch, ParseIfMatch(http)?.Version, caller.KeyId.ToString(), ct);
-        return outcome switch
+        var (outcome, memory) = await store.PatchAsync(owner, id, patch, ifMatch, caller.KeyId.ToString(), ct);
+        switch (outcome)
         {
-            MemoryStore.WriteOutcome.NotFound => TypedResults.Problem(Problems.NotFound("memory")),
-            MemoryStore.WriteOutcome.Stale => Stale(),
-            _ => WithETag(http, memory!),
-        };
-    }
-
-    private static Ok<MemoryResponse> WithETag(HttpContext http, Memory memory)
-    {
-        http.Response.Headers.ETag = memory.ETag;
-        return TypedResults.Ok(memory.AsResponse());
+            case MemoryStore.WriteOutcome.NotFound: return TypedResults.Problem(Problems.NotFound("memory"));
+            case MemoryStore.WriteOutcome.Stale: return Stale();
+        }
+        written?.Invoke(memory!);
+        return TypedResults.Ok(memory!.AsResponse());
     }
 
     private static Dictionary<string, string[]> ValidatePatch(JsonObject patch, MemoriesOptions options)
@@ -306,7 +311,14 @@ public static class MemoriesApi
     {
         var ifMatch = ParseIfMatch(http);
         if (ifMatch is { Valid: false }) return Stale();
-        return await store.DeleteAsync(owner, id, ifMatch?.Version, caller.KeyId.ToString(), ct) switch
+        return await Delete(owner, id, ifMatch?.Version, caller, store, ct);
+    }
+
+    /// <summary>Deletes one memory (REST and MCP); <paramref name="ifMatch"/>, a version, makes it conditional.</summary>
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(Owner owner, Guid id, int? ifMatch, Caller caller,
+        MemoryStore store, CancellationToken ct)
+    {
+        return await store.DeleteAsync(owner, id, ifMatch, caller.KeyId.ToString(), ct) switch
         {
             MemoryStore.WriteOutcome.NotFound => TypedResults.Problem(Problems.NotFound("memory")),
             MemoryStore.WriteOutcome.Stale => Stale(),

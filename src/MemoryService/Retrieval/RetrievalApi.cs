@@ -52,7 +52,8 @@ public static class RetrievalApi
         SearchPipeline pipeline, CancellationToken ct) =>
         Search(new Owner(caller.TenantId, null), request, pipeline, ct);
 
-    private static async Task<Results<Ok<SearchResponse>, ValidationProblem>> Search(Owner owner, SearchRequest r, SearchPipeline pipeline,
+    /// <summary>Validates and runs a search for the owner (REST and MCP).</summary>
+    internal static async Task<Results<Ok<SearchResponse>, ValidationProblem>> Search(Owner owner, SearchRequest r, SearchPipeline pipeline,
         CancellationToken ct)
     {
         var (query, errors) = Validate(r);

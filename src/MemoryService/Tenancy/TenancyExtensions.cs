@@ -53,14 +53,15 @@ public static class TenancyExtensions
     };
 
     /// <summary>
-    /// Every /v1 call needs a key: /v1/admin the admin key, everything else a tenant key. The verified
+    /// Every /v1 and /mcp call needs a key: /v1/admin the admin key, everything else a tenant key. The verified
     /// tenant is what every query is keyed by, so one tenant never reaches another's rows.
     /// </summary>
     public static IApplicationBuilder UseTenantAuthentication(this IApplicationBuilder app)
     {
         app.Use(async (http, next) =>
         {
-            if (!http.Request.Path.StartsWithSegments("/v1"))
+            // The MCP endpoint is the same API by another protocol: the same tenant keys, checked the same way.
+            if (!http.Request.Path.StartsWithSegments("/v1") && !http.Request.Path.StartsWithSegments("/mcp"))
             {
                 await next(http);
                 return;

@@ -9,6 +9,8 @@ public sealed class Tenant
     public Guid Id { get; set; }
     public required string Name { get; set; }
     public string? ContextTemplate { get; set; }
+    /// <summary>The OpenAI-compatible proxy learns from every exchange unless a request's X-Memory-Learn says otherwise.</summary>
+    public bool ProxyLearning { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
 

@@ -99,6 +99,10 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         new("POST /v1/openai/chat/completions", s => Post("/v1/openai/chat/completions",
             new { user = s.User, messages = new[] { new { role = "user", content = "Which striped tea, and what is the refund policy?" } } }),
             Expect.Own(HttpStatusCode.OK)),
+        // tenant settings (the owner turned proxy_learning on)
+        new("GET /v1/settings", _ => Get("/v1/settings"), Expect.Own(HttpStatusCode.OK, b => Assert.False(b.GetProperty("proxy_learning").GetBoolean()))),
+        new("PATCH /v1/settings", _ => Send(HttpMethod.Patch, "/v1/settings", new { proxy_learning = false }),
+            Expect.Own(HttpStatusCode.OK, b => Assert.False(b.GetProperty("proxy_learning").GetBoolean()))),
     ];
 
     [Fact]
@@ -153,6 +157,7 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         var knowledgeId = (await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Post("/v1/knowledge",
             new { content = knowledge })))).GetProperty("id").GetString()!;
         await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Send(HttpMethod.Put, "/v1/context/template", new { template })));
+        await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Send(HttpMethod.Patch, "/v1/settings", new { proxy_learning = true })));
         return new Seed(user, memoryId, knowledgeId, [$"zebra{token}", $"ocelot{token}", $"heron{token}", memoryId, knowledgeId, user]);
     }
 
@@ -195,6 +200,7 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         var template = await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/context/template"));
         Assert.Contains(seed.Secrets[2], template.GetProperty("template").GetString());
         Assert.Equal(1L, await factory.QueryScalarAsync<long>("SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id IS NOT NULL", owner.TenantId));
+        Assert.True((await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/settings"))).GetProperty("proxy_learning").GetBoolean());
         owner.Dispose();
     }
 

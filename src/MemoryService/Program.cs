@@ -9,6 +9,7 @@ using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
 using MemoryService.Users;
+using MemoryService.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -24,6 +25,7 @@ builder.AddLlm();
 builder.AddLearning();
 builder.AddContext();
 builder.AddChat();
+builder.AddWebhooks();
 
 var app = builder.Build();
 
@@ -41,6 +43,7 @@ app.MapRetrieval();
 app.MapLearning();
 app.MapContext();
 app.MapChat();
+app.MapWebhooks();
 
 app.Run();
 

@@ -264,7 +264,7 @@ public sealed class LearningPipeline(
                 if (!tracked.TryGetValue(target.Id, out var m) || m.Version != target.Version || m.ValidTo is not null) return false;
 
             var newVectors = new Dictionary<Guid, float[]>();
-            var events = new List<WebhookEvent>();
+            var events = MemoryStore.Created(created.Select(s => s.Created!));
             foreach (var step in plan.Steps)
             {
                 foreach (var target in step.Targets)

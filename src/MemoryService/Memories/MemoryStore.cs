@@ -107,7 +107,11 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox ou
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Inserts memories whose vectors the caller already has, inside the caller's transaction.</summary>
+    /// <summary>
+    /// Inserts memories whose vectors the caller already has, inside the caller's transaction. The caller records their
+    /// webhook events (<see cref="Created"/>) with its other events as its last step, so the outbox's lane lock is always
+    /// the last lock a writer takes and never closes a cycle with row locks.
+    /// </summary>
     public async Task InsertEmbeddedAsync(Owner owner, IReadOnlyList<Memory> memories, float[][] vectors, string actor,
         IDbContextTransaction tx, CancellationToken ct)
     {
@@ -115,10 +119,10 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox ou
         var now = Micros(clock.GetUtcNow());
         if (owner.UserId is not null) await EnsureUserAsync(owner, now, tx, ct);
         await InsertAsync(memories.ToList(), vectors, actor, tx, ct);
-        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct);
     }
 
-    private static List<WebhookEvent> Created(IEnumerable<Memory> memories) =>
+    /// <summary>memory.created (or knowledge.created) for each memory, in order.</summary>
+    public static List<WebhookEvent> Created(IEnumerable<Memory> memories) =>
         memories.Select(m => WebhookEvent.Of(m, WebhookEventTypes.MemoryCreated)).ToList();
 
     /// <summary>Replaces a memory's vector (its content changed) inside the caller's transaction.</summary>

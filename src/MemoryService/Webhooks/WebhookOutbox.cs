@@ -41,7 +41,8 @@ public sealed record WebhookPayload(Guid Id, string Type, DateTimeOffset Created
 /// <summary>
 /// The outbox. EnqueueAsync runs inside the caller's transaction: the events and one delivery per
 /// subscribed endpoint commit with the change they describe, or not at all. A tenant without a subscribed endpoint
-/// costs one indexed read.
+/// costs one indexed read. Call it once, as the last step before commit: it takes the lane's lock, and a lock taken
+/// last cannot be part of a deadlock with the row locks the change holds.
 /// </summary>
 public sealed class WebhookOutbox(IOptions<WebhooksOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider clock)
 {

@@ -160,6 +160,26 @@ public sealed class WebhookTests(WebhookFactory factory) : IClassFixture<Webhook
     }
 
     [Fact]
+    public async Task ConcurrentWritesOfOneUserArriveInTheOrderTheyCommitted()
+    {
+        using var t = await factory.NewTenantAsync();
+        await SubscribeAsync(t, "/racing", "memory.created", "memory.updated");
+        var id = (await CreateMemoryAsync(t, "racer", "Score 0")).GetProperty("id").GetString();
+
+        var writes = await Task.WhenAll(Enumerable.Range(1, 12).Select(i => i % 3 == 0
+            ? t.Http.PostAsJsonAsync("/v1/users/racer/memories", new { content = $"Note {i}" })
+            : t.Http.PatchAsJsonAsync($"/v1/users/racer/memories/{id}", new { content = $"Score {i}" })));
+        Assert.All(writes, w => Assert.True(w.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created or HttpStatusCode.PreconditionFailed,
+            $"{(int)w.StatusCode}"));
+        var succeeded = writes.Count(w => w.IsSuccessStatusCode);
+
+        var delivered = await _receiver.WaitForDeliveredAsync("/racing", 1 + succeeded);
+        var versions = delivered.Where(r => r.Type == "memory.updated").Select(r => r.Json.GetProperty("data").GetProperty("version").GetInt32()).ToList();
+        Assert.Equal(Enumerable.Range(2, versions.Count), versions);
+        Assert.Equal(writes.Count(w => w.StatusCode == HttpStatusCode.Created) + 1, delivered.Count(r => r.Type == "memory.created"));
+    }
+
+    [Fact]
     public async Task ErasingAUserSendsUserErasedWithNoContent()
     {
         using var t = await factory.NewTenantAsync();

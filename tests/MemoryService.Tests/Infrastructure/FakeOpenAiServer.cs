@@ -62,17 +62,11 @@ public sealed class FakeOpenAiServer : IAsyncDisposable
     /// <summary>Starts listening on a free port of 127.0.0.1.</summary>
     public static async Task<FakeOpenAiServer> StartAsync(CancellationToken cancellationToken = default)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackServer.Create();
         var server = new FakeOpenAiServer(app);
         app.MapPost("/v1/embeddings", server.HandleAsync(server.EmbeddingsAsync));
         app.MapPost("/v1/chat/completions", server.HandleAsync(server.ChatCompletionsAsync));
-        await app.StartAsync(cancellationToken);
-
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
+        server.BaseUrl = new Uri(await LoopbackServer.StartAsync(app, cancellationToken) + "/v1");
         return server;
     }
 

@@ -189,6 +189,8 @@ public sealed class WebhookTests(WebhookFactory factory) : IClassFixture<Webhook
         await _receiver.WaitForDeliveredAsync("/erase", 1);
         var reset = await t.Http.DeleteAsync("/v1/users/leaver/memories");
         Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        // Erasure drops the user's undelivered events, so let the reset arrive first.
+        await _receiver.WaitForDeliveredAsync("/erase", 2);
         Assert.Equal(HttpStatusCode.NoContent, (await t.Http.DeleteAsync("/v1/users/leaver")).StatusCode);
 
         var delivered = await _receiver.WaitForDeliveredAsync("/erase", 3);
@@ -201,6 +203,24 @@ public sealed class WebhookTests(WebhookFactory factory) : IClassFixture<Webhook
         // Nothing of the user's content is kept in the outbox either.
         Assert.Equal(0L, await factory.QueryScalarAsync<long>(
             "SELECT count(*) FROM webhook_events WHERE tenant_id = $1 AND body LIKE '%' || $2 || '%'", t.TenantId, token));
+    }
+
+    [Fact]
+    public async Task ErasureDropsTheUsersUndeliveredEvents()
+    {
+        using var t = await factory.NewTenantAsync();
+        await SubscribeAsync(t, "/behind", "memory.created", "user.erased");
+        _receiver.IsDown = true;
+        var token = "tapir" + Guid.NewGuid().ToString("N")[..8];
+        await CreateMemoryAsync(t, "gone", $"Has a pet {token}");
+        for (var i = 0; i < 200 && _receiver.At("/behind").Count == 0; i++) await Task.Delay(50);
+        Assert.Equal(HttpStatusCode.NoContent, (await t.Http.DeleteAsync("/v1/users/gone")).StatusCode);
+        _receiver.IsDown = false;
+
+        var delivered = Assert.Single(await _receiver.WaitForDeliveredAsync("/behind", 1));
+        Assert.Equal("user.erased", delivered.Type);
+        await Task.Delay(500);
+        Assert.DoesNotContain(_receiver.At("/behind"), r => r.AnsweredWith == 200 && r.Body.Contains(token));
     }
 
     [Fact]

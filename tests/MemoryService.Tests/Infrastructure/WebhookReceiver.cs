@@ -32,6 +32,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>While true every request is answered 503.</summary>
     public bool IsDown { get; set; }
 
+    /// <summary>Wait this long before answering (to make the sender time out).</summary>
+    public TimeSpan Delay { get; set; }
+
     public IReadOnlyList<Received> All => _received.ToArray();
 
     public IReadOnlyList<Received> At(string path) => All.Where(r => r.Path == path).ToList();
@@ -85,6 +88,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
         string body;
         using (var reader = new StreamReader(context.Request.Body, Encoding.UTF8))
             body = await reader.ReadToEndAsync(context.RequestAborted);
+        if (Delay > TimeSpan.Zero)
+        {
+            try { await Task.Delay(Delay, context.RequestAborted); }
+            catch (OperationCanceledException) { }
+        }
         var status = IsDown ? 503 : _failures.TryDequeue(out var failure) ? failure : 200;
         var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
         _received.Enqueue(new Received(context.Request.Path.Value ?? "", headers, body, status));

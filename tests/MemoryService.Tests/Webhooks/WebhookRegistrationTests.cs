@@ -73,6 +73,26 @@ public sealed class WebhookRegistrationTests(ApiFactory factory) : IClassFixture
         Assert.True((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("url", out _));
     }
 
+    [Fact]
+    public async Task ConnectionToAPrivateAddressIsRefusedAtSendTimeToo()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var guarded = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = new UrlGuard(Microsoft.Extensions.Options.Options.Create(new WebhooksOptions())).ConnectAsync,
+        });
+        using var allowed = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = new UrlGuard(Microsoft.Extensions.Options.Options.Create(new WebhooksOptions { AllowPrivateNetworks = true })).ConnectAsync,
+        });
+
+        var refused = await Assert.ThrowsAsync<HttpRequestException>(() => guarded.PostAsync(receiver.Url("/inside"), new StringContent("{}")));
+        Assert.Contains("non-public address 127.0.0.1", refused.Message + refused.InnerException?.Message);
+        Assert.Empty(receiver.All);
+        Assert.Equal(HttpStatusCode.OK, (await allowed.PostAsync(receiver.Url("/inside"), new StringContent("{}"))).StatusCode);
+        Assert.Single(receiver.All);
+    }
+
     [Theory]
     [InlineData("8.8.8.8", true)]
     [InlineData("2606:4700:4700::1111", true)]

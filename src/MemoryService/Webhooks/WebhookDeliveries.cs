@@ -76,6 +76,8 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource, IServiceScope
     {
         var o = O;
         await using var conn = await dataSource.OpenConnectionAsync(ct);
+        // One transaction: an endpoint is never seen disabled with its queue still pending.
+        await using var tx = await conn.BeginTransactionAsync(ct);
         await using var cmd = new NpgsqlCommand("""
             WITH failed AS (
                 UPDATE webhook_deliveries
@@ -90,7 +92,7 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource, IServiceScope
                                           ELSE w.disabled_reason END
             FROM failed WHERE w.id = failed.webhook_id
             RETURNING w.disabled_at IS NOT NULL
-            """, conn);
+            """, conn, tx);
         cmd.Parameters.AddWithValue(d.Id);
         cmd.Parameters.AddWithValue(d.ClaimToken);
         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)statusCode ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
@@ -100,7 +102,8 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource, IServiceScope
         cmd.Parameters.AddWithValue(o.MaxRetryDelaySeconds);
         cmd.Parameters.AddWithValue(error.Length <= 1000 ? error : error[..1000]);
         cmd.Parameters.AddWithValue(o.DisableAfterConsecutiveFailures);
-        if (await cmd.ExecuteScalarAsync(ct) is true) await FailQueuesOfDisabledAsync(conn, ct);
+        if (await cmd.ExecuteScalarAsync(ct) is true) await FailQueuesOfDisabledAsync(conn, tx, ct);
+        await tx.CommitAsync(ct);
     }
 
     /// <summary>Gives a claim back without counting the attempt (this replica is shutting down).</summary>
@@ -197,16 +200,16 @@ public sealed class WebhookDeliveries(NpgsqlDataSource dataSource, IServiceScope
             command.Parameters.AddWithValue(PurgeBatch);
         }
         await purge.ExecuteNonQueryAsync(ct);
-        await FailQueuesOfDisabledAsync(conn, ct);
+        await FailQueuesOfDisabledAsync(conn, null, ct);
     }
 
-    private static async Task FailQueuesOfDisabledAsync(NpgsqlConnection conn, CancellationToken ct)
+    private static async Task FailQueuesOfDisabledAsync(NpgsqlConnection conn, NpgsqlTransaction? tx, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
             UPDATE webhook_deliveries d SET status = 'failed', locked_until = NULL, claim_token = NULL, updated_at = now(),
                    last_error = coalesce(d.last_error || ' / ', '') || 'Not sent: the endpoint is disabled.'
             FROM webhooks w WHERE w.id = d.webhook_id AND w.disabled_at IS NOT NULL AND d.status IN ('pending', 'running')
-            """, conn);
+            """, conn, tx);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 }

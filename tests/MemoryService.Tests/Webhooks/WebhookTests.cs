@@ -138,6 +138,8 @@ public sealed class WebhookTests(WebhookFactory factory) : IClassFixture<Webhook
         Assert.Equal("memory.created", delivery.GetProperty("event_type").GetString());
         Assert.True(delivery.GetProperty("duration_ms").GetInt32() >= 0);
         Assert.Equal(JsonValueKind.Null, delivery.GetProperty("next_attempt_at").ValueKind);
+        // Recorded with the delivery, so read after it: the success ended the endpoint's run of failures.
+        webhook = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync($"/v1/webhooks/{webhook.GetProperty("id").GetString()}"));
         Assert.Equal(0, webhook.GetProperty("consecutive_failures").GetInt32());
     }
 

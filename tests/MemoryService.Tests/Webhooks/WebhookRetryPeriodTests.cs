@@ -6,13 +6,10 @@ using MemoryService.Tests.Infrastructure;
 namespace MemoryService.Tests.Webhooks;
 
 /// <summary>A one-second retry period and half-second timeout; endpoints are not disabled by these few failures.</summary>
-public sealed class ShortRetryWebhookFactory : ApiFactory
+public sealed class ShortRetryWebhookFactory : WebhookFactory
 {
     public ShortRetryWebhookFactory()
     {
-        Settings["Webhooks:AllowPrivateNetworks"] = "true";
-        Settings["Webhooks:PollIntervalSeconds"] = "0.1";
-        Settings["Webhooks:RetryDelaySeconds"] = "0.2";
         Settings["Webhooks:MaxRetryDelaySeconds"] = "0.3";
         Settings["Webhooks:RetryPeriodSeconds"] = "1";
         Settings["Webhooks:TimeoutSeconds"] = "0.5";
@@ -37,7 +34,7 @@ public sealed class WebhookRetryPeriodTests(ShortRetryWebhookFactory factory) : 
         _receiver.IsDown = true;
         await t.Http.PostAsJsonAsync("/v1/users/patient/memories", new { content = "Waits for nothing" });
 
-        var failed = await WaitForAsync(t, id, d => d.GetProperty("status").GetString() == "failed");
+        var failed = await WebhookTests.WaitForDeliveryAsync(t, id, d => d.GetProperty("status").GetString() == "failed");
         Assert.True(failed.GetProperty("attempts").GetInt32() >= 2, failed.GetRawText());
         Assert.Equal(503, failed.GetProperty("status_code").GetInt32());
         Assert.Contains("503", failed.GetProperty("error").GetString());
@@ -60,7 +57,7 @@ public sealed class WebhookRetryPeriodTests(ShortRetryWebhookFactory factory) : 
         _receiver.Delay = TimeSpan.FromSeconds(3);
         await t.Http.PostAsJsonAsync("/v1/users/slowpoke/memories", new { content = "Answers slowly" });
 
-        var attempt = await WaitForAsync(t, id, d => d.GetProperty("attempts").GetInt32() >= 1 && d.GetProperty("error").ValueKind == JsonValueKind.String);
+        var attempt = await WebhookTests.WaitForDeliveryAsync(t, id, d => d.GetProperty("attempts").GetInt32() >= 1 && d.GetProperty("error").ValueKind == JsonValueKind.String);
         Assert.Contains("No response within 0.5 s", attempt.GetProperty("error").GetString());
         Assert.Equal(JsonValueKind.Null, attempt.GetProperty("status_code").ValueKind);
         Assert.InRange(attempt.GetProperty("duration_ms").GetInt32(), 400, 2900);
@@ -69,16 +66,4 @@ public sealed class WebhookRetryPeriodTests(ShortRetryWebhookFactory factory) : 
     private async Task<string> SubscribeAsync(TenantClient t, string path) =>
         (await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync("/v1/webhooks",
             new { url = _receiver.Url(path), events = new[] { "memory.created" } }))).GetProperty("id").GetString()!;
-
-    private static async Task<JsonElement> WaitForAsync(TenantClient t, string webhookId, Func<JsonElement, bool> done)
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            var page = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync($"/v1/webhooks/{webhookId}/deliveries"));
-            if (page.GetProperty("items").EnumerateArray().FirstOrDefault(done) is { ValueKind: JsonValueKind.Object } d) return d;
-            await Task.Delay(50);
-        }
-        Assert.Fail("The delivery did not reach the expected state.");
-        return default;
-    }
 }

@@ -6,7 +6,7 @@ using MemoryService.Tests.Infrastructure;
 namespace MemoryService.Tests.Webhooks;
 
 /// <summary>The service allowed to call a receiver on 127.0.0.1, with quick polling and retries.</summary>
-public sealed class WebhookFactory : ApiFactory
+public class WebhookFactory : ApiFactory
 {
     public WebhookFactory()
     {
@@ -344,7 +344,8 @@ public sealed class WebhookTests(WebhookFactory factory) : IClassFixture<Webhook
         await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync($"/v1/users/{user}/memories",
             new { content, expires_at = expiresAt }, ApiFactory.Json));
 
-    private static async Task<JsonElement> WaitForDeliveryAsync(TenantClient t, string webhookId, Func<JsonElement, bool> done)
+    /// <summary>Polls the endpoint's deliveries until one satisfies <paramref name="done"/>.</summary>
+    public static async Task<JsonElement> WaitForDeliveryAsync(TenantClient t, string webhookId, Func<JsonElement, bool> done)
     {
         for (var i = 0; i < 200; i++)
         {

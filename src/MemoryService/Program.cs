@@ -10,6 +10,7 @@ using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
 using MemoryService.Users;
+using MemoryService.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -26,6 +27,7 @@ builder.AddLearning();
 builder.AddContext();
 builder.AddChat();
 builder.AddMcp();
+builder.AddWebhooks();
 
 var app = builder.Build();
 
@@ -45,6 +47,7 @@ app.MapContext();
 app.MapChat();
 app.MapMcpServer();
 app.MapSettings();
+app.MapWebhooks();
 
 app.Run();
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
+using MemoryService.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
@@ -263,6 +264,7 @@ public sealed class LearningPipeline(
                 if (!tracked.TryGetValue(target.Id, out var m) || m.Version != target.Version || m.ValidTo is not null) return false;
 
             var newVectors = new Dictionary<Guid, float[]>();
+            var events = MemoryStore.Created(created.Select(s => s.Created!));
             foreach (var step in plan.Steps)
             {
                 foreach (var target in step.Targets)
@@ -285,6 +287,7 @@ public sealed class LearningPipeline(
                             m.UpdatedAt = now;
                             m.Version++;
                             newVectors[m.Id] = step.Vector;
+                            events.Add(WebhookEvent.Of(m, WebhookEventTypes.MemoryUpdated));
                             break;
                         case LearningAction.Supersede:
                             db.Add(History(owner, m.Id, MemoryEvent.Superseded, m.Content, step.Candidate.Content, now, actor));
@@ -292,12 +295,16 @@ public sealed class LearningPipeline(
                             m.SupersededBy = step.Created!.Id;
                             m.UpdatedAt = now;
                             m.Version++;
+                            events.Add(WebhookEvent.Of(m, WebhookEventTypes.MemorySuperseded));
                             break;
                     }
                 }
             }
             await db.SaveChangesAsync(ct);
             foreach (var (id, vector) in newVectors) await store.SetEmbeddingAsync(id, vector, tx, ct);
+            events.Add(new WebhookEvent(WebhookEventTypes.LearningCompleted, owner.UserId, new LearningCompletedData(plan.Decisions(dryRun: false)
+                .Select(d => new LearnedDecision(d.Action, d.MemoryIds, d.Candidate.Content, d.Candidate.Key, d.Reason)).ToList())));
+            await store.Outbox.EnqueueAsync(db, tx, owner.TenantId, events, ct);
             await tx.CommitAsync(ct);
             return true;
         }
@@ -310,6 +317,11 @@ public sealed class LearningPipeline(
             db.ChangeTracker.Clear();
         }
     }
+
+    /// <summary>learning.completed's data: what the pipeline decided and wrote, in order.</summary>
+    public sealed record LearningCompletedData(IReadOnlyList<LearnedDecision> Decisions);
+
+    public sealed record LearnedDecision(LearningAction Action, IReadOnlyList<Guid> MemoryIds, string Content, string Key, string Reason);
 
     private static MemoryHistory History(Owner owner, Guid id, MemoryEvent e, string? oldContent, string? newContent, DateTimeOffset at,
         string actor) => new()

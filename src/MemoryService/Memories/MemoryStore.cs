@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MemoryService.Data;
 using MemoryService.Retrieval;
 using MemoryService.Users;
+using MemoryService.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Npgsql;
@@ -23,9 +24,12 @@ public sealed record IdempotentResponse(string Key, byte[] RequestHash, int Stat
 /// The system of record. Every write is one transaction: rows, history and any idempotency record
 /// commit together or not at all. Every query is keyed by tenant (and user), never by id alone.
 /// </summary>
-public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clock)
+public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox outbox, TimeProvider clock)
 {
     public MemoryDb Db => db;
+
+    /// <summary>Webhook events to commit with a write (see <see cref="WebhookOutbox"/>).</summary>
+    public WebhookOutbox Outbox => outbox;
 
     /// <summary>Embeds then inserts all items in one statement; throws before writing if the embedder fails.</summary>
     public async Task<IReadOnlyList<Memory>> CreateAsync(Owner owner, IReadOnlyList<CreateMemoryRequest> items, string actor,
@@ -75,6 +79,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
             });
             await db.SaveChangesAsync(ct);
         }
+        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct);
         await tx.CommitAsync(ct);
         return memories;
     }
@@ -102,7 +107,11 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Inserts memories whose vectors the caller already has, inside the caller's transaction.</summary>
+    /// <summary>
+    /// Inserts memories whose vectors the caller already has, inside the caller's transaction. The caller records their
+    /// webhook events (<see cref="Created"/>) with its other events as its last step, so the outbox's lane lock is always
+    /// the last lock a writer takes and never closes a cycle with row locks.
+    /// </summary>
     public async Task InsertEmbeddedAsync(Owner owner, IReadOnlyList<Memory> memories, float[][] vectors, string actor,
         IDbContextTransaction tx, CancellationToken ct)
     {
@@ -111,6 +120,10 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         if (owner.UserId is not null) await EnsureUserAsync(owner, now, tx, ct);
         await InsertAsync(memories.ToList(), vectors, actor, tx, ct);
     }
+
+    /// <summary>memory.created (or knowledge.created) for each memory, in order.</summary>
+    public static List<WebhookEvent> Created(IEnumerable<Memory> memories) =>
+        memories.Select(m => WebhookEvent.Of(m, WebhookEventTypes.MemoryCreated)).ToList();
 
     /// <summary>Replaces a memory's vector (its content changed) inside the caller's transaction.</summary>
     public async Task SetEmbeddingAsync(Guid id, float[] vector, IDbContextTransaction tx, CancellationToken ct)
@@ -242,6 +255,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
             await cmd.ExecuteNonQueryAsync(ct);
             memory.EmbeddingModel = embedder.ModelId;
         }
+        await outbox.EnqueueAsync(db, tx, owner.TenantId, [WebhookEvent.Of(memory, WebhookEventTypes.MemoryUpdated)], ct);
         await tx.CommitAsync(ct);
         return (WriteOutcome.Done, memory);
     }
@@ -260,6 +274,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
             OldContent = memory.Content, ChangedAt = clock.GetUtcNow(), Actor = actor,
         });
         await db.SaveChangesAsync(ct);
+        await outbox.EnqueueAsync(db, tx, owner.TenantId, [WebhookEvent.Of(memory, WebhookEventTypes.MemoryDeleted)], ct);
         await tx.CommitAsync(ct);
         return WriteOutcome.Done;
     }
@@ -285,6 +300,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         cmd.Parameters.AddWithValue(clock.GetUtcNow());
         cmd.Parameters.AddWithValue(actor);
         var count = await cmd.ExecuteNonQueryAsync(ct);
+        await outbox.EnqueueAsync(db, tx, tenantId, [new WebhookEvent(WebhookEventTypes.UserReset, userId, new UserResetData(count))], ct);
         await tx.CommitAsync(ct);
         return count;
     }
@@ -302,6 +318,10 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);
         var users = await db.Set<AppUser>().Where(u => u.TenantId == tenantId && u.Id == userId).ExecuteDeleteAsync(ct);
+        // Undelivered events carry the user's memories: they go too, and the erasure itself is announced without content.
+        await db.Database.ExecuteSqlAsync($"DELETE FROM webhook_events WHERE tenant_id = {tenantId} AND user_id = {userId}", ct);
+        if (users > 0 || jobCount > 0)
+            await outbox.EnqueueAsync(db, tx, tenantId, [new WebhookEvent(WebhookEventTypes.UserErased, userId, new UserErasedData())], ct);
         await tx.CommitAsync(ct);
         return users > 0 || jobCount > 0;
     }
@@ -313,6 +333,11 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         jobs.Parameters.AddWithValue(userId);
         return await jobs.ExecuteNonQueryAsync(ct);
     }
+    /// <summary>user.reset's data: how many memories were deleted.</summary>
+    public sealed record UserResetData(int Deleted);
+
+    /// <summary>user.erased's data: nothing about the user remains to be told.</summary>
+    public sealed record UserErasedData;
 
     /// <summary>PostgreSQL keeps microseconds: round first so a write's response equals a later read.</summary>
     public static DateTimeOffset Micros(DateTimeOffset t) => new(t.UtcTicks - t.UtcTicks % 10, TimeSpan.Zero);

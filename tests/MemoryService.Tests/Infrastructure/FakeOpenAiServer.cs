@@ -64,19 +64,14 @@ public sealed partial class FakeOpenAiServer : IAsyncDisposable
     /// <summary>Starts listening on a free port of 127.0.0.1.</summary>
     public static async Task<FakeOpenAiServer> StartAsync(CancellationToken cancellationToken = default)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackServer.Create();
         var server = new FakeOpenAiServer(app);
         app.MapPost("/v1/embeddings", server.HandleAsync(server.EmbeddingsAsync));
         app.MapPost("/v1/chat/completions", server.HandleAsync(server.ChatCompletionsAsync));
         server.MapOtherProviders(app);
-        await app.StartAsync(cancellationToken);
-
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
-        server.RootUrl = new Uri(address.TrimEnd('/') + "/");
+        var address = await LoopbackServer.StartAsync(app, cancellationToken);
+        server.BaseUrl = new Uri(address + "/v1");
+        server.RootUrl = new Uri(address + "/");
         return server;
     }
 

@@ -14,7 +14,7 @@ namespace MemoryService.Tests.Learning;
 [SupportedOSPlatform("linux")]
 public sealed class LearningJobRestartTests : IAsyncLifetime
 {
-    private const string AdminKey = "restart-test-admin-key-0123456789abcdef";
+    internal const string AdminKey = "restart-test-admin-key-0123456789abcdef";
     private readonly string _connectionString = TestDatabase.CreateDatabase();
     private FakeOpenAiServer _llm = null!;
     private ServiceProcess? _service;
@@ -68,7 +68,7 @@ public sealed class LearningJobRestartTests : IAsyncLifetime
 
     private sealed class SameDatabaseFactory(string connectionString) : ApiFactory(connectionString);
 
-    private static async Task<(Guid TenantId, string Key)> NewTenantKeyAsync(HttpClient http)
+    internal static async Task<(Guid TenantId, string Key)> NewTenantKeyAsync(HttpClient http)
     {
         using var admin = new HttpRequestMessage(HttpMethod.Post, "/v1/admin/tenants") { Content = JsonContent.Create(new { name = "restart" }) };
         admin.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);

@@ -29,6 +29,7 @@ public sealed class CrossTenantFactory : FakeOpenAiApiFactory
             s.AddSingleton<IMemoryExtractor>(new RuleBasedMemoryExtractor());
             s.AddSingleton<IDecisionAdvisor>(new RulesOnlyAdvisor());
         });
+        builder.UseSetting("Webhooks:AllowPrivateNetworks", "true");
     }
 }
 
@@ -40,7 +41,7 @@ public sealed class CrossTenantFactory : FakeOpenAiApiFactory
 public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture<CrossTenantFactory>
 {
     /// <summary>What tenant A stored: the ids and the unique strings that must never reach tenant B.</summary>
-    public sealed record Seed(string User, string MemoryId, string KnowledgeId, IReadOnlyList<string> Secrets);
+    public sealed record Seed(string User, string MemoryId, string KnowledgeId, IReadOnlyList<string> Secrets, string WebhookId = "");
 
     /// <summary>
     /// What B gets. NotFound: 404. Empty: 200 with that list property empty. Own: B's own (empty) data with this
@@ -103,6 +104,13 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         new("GET /v1/settings", _ => Get("/v1/settings"), Expect.Own(HttpStatusCode.OK, b => Assert.False(b.GetProperty("proxy_learning").GetBoolean()))),
         new("PATCH /v1/settings", _ => Send(HttpMethod.Patch, "/v1/settings", new { proxy_learning = false }),
             Expect.Own(HttpStatusCode.OK, b => Assert.False(b.GetProperty("proxy_learning").GetBoolean()))),
+        // webhooks
+        new("POST /v1/webhooks", _ => Post("/v1/webhooks", new { url = "http://127.0.0.1:9/intruder", events = new[] { "memory.created" } }),
+            Expect.Own(HttpStatusCode.Created)),
+        new("GET /v1/webhooks", _ => Get("/v1/webhooks"), Expect.Empty("items")),
+        new("GET /v1/webhooks/{id:guid}", s => Get($"/v1/webhooks/{s.WebhookId}"), Expect.NotFound),
+        new("DELETE /v1/webhooks/{id:guid}", s => Send(HttpMethod.Delete, $"/v1/webhooks/{s.WebhookId}"), Expect.NotFound),
+        new("GET /v1/webhooks/{id:guid}/deliveries", s => Get($"/v1/webhooks/{s.WebhookId}/deliveries"), Expect.NotFound),
     ];
 
     [Fact]
@@ -158,7 +166,11 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
             new { content = knowledge })))).GetProperty("id").GetString()!;
         await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Send(HttpMethod.Put, "/v1/context/template", new { template })));
         await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Send(HttpMethod.Patch, "/v1/settings", new { proxy_learning = true })));
-        return new Seed(user, memoryId, knowledgeId, [$"zebra{token}", $"ocelot{token}", $"heron{token}", memoryId, knowledgeId, user]);
+        var webhook = await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Post("/v1/webhooks",
+            new { url = $"http://127.0.0.1:9/lynx{token}", events = new[] { "user.erased" } })));
+        var webhookId = webhook.GetProperty("id").GetString()!;
+        return new Seed(user, memoryId, knowledgeId, [$"zebra{token}", $"ocelot{token}", $"heron{token}", memoryId, knowledgeId, user,
+            $"lynx{token}", webhookId, webhook.GetProperty("secret").GetString()!], webhookId);
     }
 
     private async Task RunAsync(Case c, Seed seed)
@@ -199,6 +211,7 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         Assert.Contains(seed.Secrets[1], knowledge.GetProperty("content").GetString());
         var template = await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/context/template"));
         Assert.Contains(seed.Secrets[2], template.GetProperty("template").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await owner.Http.GetAsync($"/v1/webhooks/{seed.WebhookId}")).StatusCode);
         Assert.Equal(1L, await factory.QueryScalarAsync<long>("SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id IS NOT NULL", owner.TenantId));
         Assert.True((await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/settings"))).GetProperty("proxy_learning").GetBoolean());
         owner.Dispose();

@@ -56,6 +56,8 @@ public static class QualityBenchmark
             }
         }
         Console.WriteLine($"ingested in {ingest.Elapsed.TotalSeconds:0.0} s");
+        var embedded = await ServiceHost.WaitForEmbeddingsAsync(http);
+        Console.WriteLine($"vector-searchable {embedded:0.0} s later (background embedding)");
 
         if (ServiceHost.Arg(args, "--dump") is { } dumpPath)
         {

@@ -42,7 +42,8 @@ public sealed class ServiceHost : IAsyncDisposable
             return new ServiceHost { BaseUrl = new Uri(url), ApiKey = key ?? throw new ArgumentException("--url needs --key") };
 
         var root = FindRepoRoot();
-        var dll = Path.Combine(root, "src/MemoryService/bin/Release/net10.0/MemoryService.dll");
+        // --service-dll runs a copy of the build, so the source tree can be rebuilt while a long benchmark runs
+        var dll = Arg(args, "--service-dll") ?? Path.Combine(root, "src/MemoryService/bin/Release/net10.0/MemoryService.dll");
         if (!File.Exists(dll)) throw new InvalidOperationException($"Build the service first: dotnet build src/MemoryService -c Release ({dll} missing).");
         var dataDir = Arg(args, "--data-dir") ?? Path.Combine(Path.GetTempPath(), "memsvc-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dataDir);

@@ -45,6 +45,7 @@ public static class ContextBenchmark
         }).ToList();
         var seed = Stopwatch.StartNew();
         (await http.PostAsJsonAsync($"/v1/users/{user}/memories/batch", new { items }, json)).EnsureSuccessStatusCode();
+        await ServiceHost.WaitForEmbeddingsAsync(http);
         Console.WriteLine($"seeded 1,000 memories in {seed.Elapsed.TotalSeconds:0.0} s");
 
         // 2. warm up, then time each request end to end (client side, sequential)

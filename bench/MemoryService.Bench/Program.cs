@@ -12,6 +12,8 @@ return name switch
     "context" => ContextBenchmark.Run(rest),
     "load" => LoadBenchmark.Run(rest),
     "explain" => ExplainSearch.Run(rest),
+    "meaning" => MeaningBenchmark.Run(rest),
+    "costs" => CostBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -37,5 +39,10 @@ static int Help()
     Console.WriteLine("              [--url URL --key KEY [--pg CONNECTION-STRING]]");
     Console.WriteLine("  explain     EXPLAIN (ANALYZE, BUFFERS) of the service's ranking SQL on a kept load database");
     Console.WriteLine("              --data-dir DIR [--user ID] [--query TEXT]");
+    Console.WriteLine("  meaning     \"same meaning\" precision/recall per embedding model at candidate thresholds on the labelled");
+    Console.WriteLine("              pairs, with suggested Learning:RepeatSimilarity / RelatedSimilarity [--pairs FILE] [--models hashing,minilm,arctic-xs]");
+    Console.WriteLine("  costs       an embedding provider's costs: local model texts/s (batch 1/8/32, 1-2 threads), service RSS, time until a");
+    Console.WriteLine("              1,000-item batch is vector-searchable, search p50/p99 (seen vs fresh queries) at each concurrency");
+    Console.WriteLine("              [--provider local|hashing] [--model arctic-xs|minilm] [--users 4] [--seconds 8] [--concurrency 1,8]");
     return 2;
 }

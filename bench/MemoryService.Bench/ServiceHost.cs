@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Net.Http.Json;
 
 namespace MemoryService.Bench;
 
@@ -41,7 +42,8 @@ public sealed class ServiceHost : IAsyncDisposable
             return new ServiceHost { BaseUrl = new Uri(url), ApiKey = key ?? throw new ArgumentException("--url needs --key") };
 
         var root = FindRepoRoot();
-        var dll = Path.Combine(root, "src/MemoryService/bin/Release/net10.0/MemoryService.dll");
+        // --service-dll runs a copy of the build, so the source tree can be rebuilt while a long benchmark runs
+        var dll = Arg(args, "--service-dll") ?? Path.Combine(root, "src/MemoryService/bin/Release/net10.0/MemoryService.dll");
         if (!File.Exists(dll)) throw new InvalidOperationException($"Build the service first: dotnet build src/MemoryService -c Release ({dll} missing).");
         var dataDir = Arg(args, "--data-dir") ?? Path.Combine(Path.GetTempPath(), "memsvc-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dataDir);
@@ -83,6 +85,24 @@ public sealed class ServiceHost : IAsyncDisposable
         }
         var apiKey = (await File.ReadAllTextAsync(Path.Combine(dataDir, "default-api-key.txt"))).Trim();
         return new ServiceHost { BaseUrl = baseUrl, ApiKey = apiKey, _process = process, _dataDir = dataDir, _keepData = args.Contains("--keep-data") };
+    }
+
+    /// <summary>
+    /// Waits until the background worker has embedded every memory of the key's tenant (a batch is stored at once and
+    /// embedded afterwards); returns the seconds waited.
+    /// </summary>
+    public static async Task<double> WaitForEmbeddingsAsync(HttpClient http, int maxSeconds = 1800)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < maxSeconds)
+        {
+            using var response = await http.GetAsync("/v1/embeddings/status");
+            response.EnsureSuccessStatusCode();
+            var status = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+            if (status.GetProperty("pending").GetInt64() == 0) return sw.Elapsed.TotalSeconds;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"Memories still pending embedding after {maxSeconds} s.");
     }
 
     /// <summary>Resident set size of the service process in MiB (null when it runs elsewhere).</summary>

@@ -64,6 +64,24 @@ public sealed class EmbeddingsOptions : IValidatableObject
     [Range(0, 100_000)]
     public int QueryCacheSize { get; set; } = 2048;
 
+    /// <summary>
+    /// A batch create of at most this many items embeds inline, like a single create; a larger one is stored at once
+    /// without vectors and the background worker embeds it (found by keywords and the other signals meanwhile).
+    /// </summary>
+    [Range(0, 1000)]
+    public int InlineBatchItems { get; set; } = 1;
+
+    /// <summary>
+    /// Run the background worker that embeds stored batches and re-embeds memories of another model. Turn off on
+    /// replicas that should leave it to others; memories stay pending until some replica runs it.
+    /// </summary>
+    public bool BackgroundWorker { get; set; } = true;
+
+    /// <summary>How often the background worker looks for pending memories when nothing woke it (another replica's batch,
+    /// a model that was down).</summary>
+    [Range(1, 3600)]
+    public int BackgroundPollSeconds { get; set; } = 30;
+
     public int EffectiveThreads => Threads > 0 ? Threads : Environment.ProcessorCount;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Serialization;
+using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using MemoryService.Memories;
 using MemoryService.Tenancy;
@@ -97,7 +98,10 @@ public static class LearningApi
     /// </summary>
     public static IHostApplicationBuilder AddLearning(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<LearningOptions>().BindConfiguration("Learning").ValidateDataAnnotations().ValidateOnStart();
+        // The embedding model's defaults first, so keys set in configuration override them.
+        builder.Services.AddOptions<LearningOptions>()
+            .Configure<IOptions<EmbeddingsOptions>>((o, e) => EmbeddingProfile.For(e.Value).ApplyTo(o))
+            .BindConfiguration("Learning").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<IMemoryExtractor>(sp => sp.GetService<IChatClient>() is { } chat
             ? new LlmMemoryExtractor(chat, sp.GetRequiredService<ILogger<LlmMemoryExtractor>>())
             : new RuleBasedMemoryExtractor());

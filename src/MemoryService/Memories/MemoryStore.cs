@@ -1,11 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Data;
+using MemoryService.Embeddings;
 using MemoryService.Retrieval;
 using MemoryService.Users;
 using MemoryService.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -24,14 +26,19 @@ public sealed record IdempotentResponse(string Key, byte[] RequestHash, int Stat
 /// The system of record. Every write is one transaction: rows, history and any idempotency record
 /// commit together or not at all. Every query is keyed by tenant (and user), never by id alone.
 /// </summary>
-public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox outbox, TimeProvider clock)
+public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worker, IOptions<EmbeddingsOptions> embeddings,
+    WebhookOutbox outbox, TimeProvider clock)
 {
     public MemoryDb Db => db;
 
     /// <summary>Webhook events to commit with a write (see <see cref="WebhookOutbox"/>).</summary>
     public WebhookOutbox Outbox => outbox;
 
-    /// <summary>Embeds then inserts all items in one statement; throws before writing if the embedder fails.</summary>
+    /// <summary>
+    /// Inserts all items in one statement. Up to <see cref="EmbeddingsOptions.InlineBatchItems"/> items (a single create)
+    /// are embedded first, so the next search has their vectors, and nothing is written if the embedder fails; a larger
+    /// batch is stored at once without vectors and the background worker embeds it.
+    /// </summary>
     public async Task<IReadOnlyList<Memory>> CreateAsync(Owner owner, IReadOnlyList<CreateMemoryRequest> items, string actor,
         IdempotentResponse? idempotency, CancellationToken ct)
     {
@@ -54,11 +61,12 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox ou
             UpdatedAt = now,
             ValidFrom = Micros(r.ObservedAt ?? now),
             ExpiresAt = r.ExpiresAt is { } e ? Micros(e) : null,
-            EmbeddingModel = embedder.ModelId,
         }).ToList();
 
         // 1. embed outside the transaction: a slow or failed model call holds no locks and writes nothing
-        var vectors = await embedder.EmbedDocumentsAsync(memories.Select(m => m.Content).ToList(), ct);
+        var inline = items.Count <= Math.Max(1, embeddings.Value.InlineBatchItems);
+        var vectors = inline ? await embedder.EmbedDocumentsAsync(memories.Select(m => m.Content).ToList(), ct) : null;
+        if (inline) foreach (var m in memories) m.EmbeddingModel = embedder.ModelId;
 
         // 2. one transaction: user row, memories + history, idempotency record
         await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -81,6 +89,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox ou
         }
         await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct);
         await tx.CommitAsync(ct);
+        if (!inline) worker.Wake();
         return memories;
     }
 
@@ -147,12 +156,15 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox ou
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>One INSERT for the whole batch (rows, vectors and their history), so 1,000 items cost one round trip.</summary>
-    private async Task InsertAsync(List<Memory> ms, float[][] vectors, string actor, IDbContextTransaction tx, CancellationToken ct)
+    /// <summary>
+    /// One INSERT for the whole batch (rows, vectors and their history), so 1,000 items cost one round trip. Without
+    /// <paramref name="vectors"/> the rows have no vector nor model: pending for the background worker.
+    /// </summary>
+    private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct)
     {
-        var dim = vectors[0].Length;
+        var dim = vectors?[0].Length ?? 0;
         var flat = new float[ms.Count * dim];
-        for (var i = 0; i < vectors.Length; i++) vectors[i].CopyTo(flat, i * dim);
+        for (var i = 0; i < (vectors?.Length ?? 0); i++) vectors![i].CopyTo(flat, i * dim);
 
         await using var cmd = Command("""
             WITH d AS (
@@ -186,9 +198,9 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, WebhookOutbox ou
         p.AddWithValue(ms.Select(m => m.Source.ToString().ToLowerInvariant()).ToArray());
         p.AddWithValue(ms.Select(m => m.ObservedAt).ToArray());
         p.Add(new NpgsqlParameter { Value = ms.Select(m => m.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        p.AddWithValue(flat);
+        p.Add(new NpgsqlParameter { Value = vectors is null ? DBNull.Value : flat, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
         p.AddWithValue(dim);
-        p.AddWithValue(embedder.ModelId);
+        p.Add(new NpgsqlParameter { Value = vectors is null ? DBNull.Value : embedder.ModelId, NpgsqlDbType = NpgsqlDbType.Text });
         p.AddWithValue(actor);
         await cmd.ExecuteNonQueryAsync(ct);
     }

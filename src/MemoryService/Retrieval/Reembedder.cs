@@ -1,19 +1,30 @@
+using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using MemoryService.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace MemoryService.Retrieval;
 
 /// <summary>
-/// When the configured embedding model changes, memories embedded by another model are re-embedded in the
-/// background, in batches, with no schema work: vectors of any length fit the column, and search compares
-/// only vectors of the current model (the others still match by keywords until they are done).
+/// The background embedding worker: fills the vectors of memories stored without one (a batch create does not wait
+/// on the model) and re-embeds memories of another model after the configured one changed. Both are the same state
+/// in the database (embedding_model not the current model), so the work survives restarts: whatever is pending is
+/// picked up at start-up. No schema work: vectors of any length fit the column, and search compares only vectors
+/// of the current model (the others still match by keywords and the other signals until they are done).
 /// </summary>
-public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, ILogger<Reembedder> logger) : BackgroundService
+public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, IOptions<EmbeddingsOptions> options, ILogger<Reembedder> logger)
+    : BackgroundService
 {
     private const int BatchSize = 256;
-    private static readonly TimeSpan IdlePoll = TimeSpan.FromSeconds(30);
+    private readonly SemaphoreSlim _wake = new(0, 1);
+
+    /// <summary>Tells the worker there is new pending work (a batch was stored); it runs at once rather than at its next poll.</summary>
+    public void Wake()
+    {
+        try { _wake.Release(); } catch (SemaphoreFullException) { } // already signalled
+    }
 
     /// <summary>Re-embeds one batch; returns how many memories it brought to the current model.</summary>
     public async Task<int> RunBatchAsync(CancellationToken ct)
@@ -23,7 +34,7 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
         var texts = new List<string>();
         await using (var select = dataSource.CreateCommand("""
             SELECT id, version, content FROM memories
-            WHERE embedding_model IS DISTINCT FROM $1
+            WHERE embedding_model IS NULL OR embedding_model < $1 OR embedding_model > $1
             ORDER BY id LIMIT $2
             """))
         {
@@ -60,6 +71,8 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Value.BackgroundWorker) return;
+        var poll = TimeSpan.FromSeconds(options.Value.BackgroundPollSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -67,14 +80,14 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
                 var total = 0;
                 int done;
                 while ((done = await RunBatchAsync(stoppingToken)) > 0) total += done;
-                if (total > 0) logger.LogInformation("Re-embedded {Count} memories with {Model}", total, embedder.ModelId);
-                await Task.Delay(IdlePoll, stoppingToken);
+                if (total > 0) logger.LogInformation("Embedded {Count} pending memories with {Model}", total, embedder.ModelId);
+                await _wake.WaitAsync(poll, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
             catch (Exception ex) when (ex is NpgsqlException or DependencyUnavailableException or InvalidOperationException)
             {
-                logger.LogWarning("Re-embedding paused: {Message}", ex.Message);
-                try { await Task.Delay(IdlePoll, stoppingToken); } catch (OperationCanceledException) { break; }
+                logger.LogWarning("Background embedding paused: {Message}", ex.Message);
+                try { await Task.Delay(poll, stoppingToken); } catch (OperationCanceledException) { break; }
             }
         }
     }
@@ -87,7 +100,7 @@ public static class EmbeddingsApi
     public static IEndpointRouteBuilder MapEmbeddingStatus(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v1/embeddings/status", Status).WithTags("Search").WithName("GetEmbeddingStatus")
-            .WithSummary("Which model embeds memories now, and how many of the tenant's memories still wait for re-embedding after a model change.")
+            .WithSummary("Which model embeds memories now, and how many of the tenant's memories still wait for the background worker: stored by a batch without a vector yet, or embedded by a previous model.")
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         return app;
     }

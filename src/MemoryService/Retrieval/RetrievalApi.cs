@@ -1,11 +1,13 @@
 using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using MemoryService.Memories;
 using MemoryService.Tenancy;
 using MemoryService.Users;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace MemoryService.Retrieval;
 
@@ -106,7 +108,10 @@ public static class RetrievalExtensions
 {
     public static IHostApplicationBuilder AddRetrieval(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RetrievalOptions>().BindConfiguration("Retrieval").ValidateDataAnnotations().ValidateOnStart();
+        // The embedding model's defaults first, so keys set in configuration override them.
+        builder.Services.AddOptions<RetrievalOptions>()
+            .Configure<IOptions<EmbeddingsOptions>>((o, e) => EmbeddingProfile.For(e.Value).ApplyTo(o))
+            .BindConfiguration("Retrieval").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<MemoryIndex>();
         builder.Services.AddScoped<SearchPipeline>();
         builder.Services.AddSingleton<AccessTracker>();

@@ -78,6 +78,7 @@ public sealed class ContextApiTests(ApiFactory factory) : IClassFixture<ApiFacto
             observed_at = DateTimeOffset.UtcNow.AddDays(-i),
         }).ToArray();
         await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync("/v1/users/u/memories/batch", new { items }, ApiFactory.Json));
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
 
         foreach (var format in new[] { "text", "markdown", "json" })
         {

@@ -82,6 +82,23 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         return (await response.Content.ReadFromJsonAsync<T>(Json))!;
     }
 
+    /// <summary>
+    /// Polls /v1/embeddings/status until the background worker has embedded every memory of the client's tenant
+    /// (or the time is up); returns the last status.
+    /// </summary>
+    public static async Task<JsonElement> WaitForEmbeddingsAsync(HttpClient tenant, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        JsonElement status;
+        do
+        {
+            status = await ReadAsync<JsonElement>(await tenant.GetAsync("/v1/embeddings/status"));
+            if (status.GetProperty("pending").GetInt64() == 0) break;
+            await Task.Delay(100);
+        } while (DateTime.UtcNow < deadline);
+        return status;
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     async Task IAsyncLifetime.DisposeAsync()

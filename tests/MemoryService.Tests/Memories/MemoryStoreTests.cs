@@ -142,6 +142,7 @@ public sealed class MemoryStoreTests(ApiFactory api) : IClassFixture<ApiFactory>
         var ok = await t.Http.PostAsync("/v1/users/erin/memories/batch", JsonBody(new { items }));
         Assert.Equal(HttpStatusCode.Created, ok.StatusCode);
         Assert.Equal(1000, (await Read(ok)).GetProperty("items").GetArrayLength());
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         Assert.Equal(1000L, await api.QueryScalarAsync<long>("SELECT count(*) FROM memories WHERE tenant_id = $1 AND embedding IS NOT NULL", t.TenantId));
         Assert.Equal(1000L, await api.QueryScalarAsync<long>("SELECT count(*) FROM memory_history WHERE tenant_id = $1 AND event = 'created'", t.TenantId));
 

@@ -20,6 +20,7 @@ public sealed class OpenAiEmbeddingsFactory : FakeOpenAiApiFactory
         Settings["Embeddings:BatchSize"] = "64";
         Settings["Embeddings:MaxRetries"] = "2";
         Settings["Embeddings:TimeoutSeconds"] = "5";
+        Settings["Embeddings:BackgroundPollSeconds"] = "1";
     }
 }
 
@@ -36,6 +37,8 @@ public sealed class EmbeddingProviderTests(OpenAiEmbeddingsFactory api) : IClass
         var before = api.Embedder.RequestsTo(Embeddings).Count;
         var items = Enumerable.Range(0, 150).Select(i => new { content = $"Fact {i} about trains" }).ToList();
         Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items }))).StatusCode);
+        // stored at once; the background worker embeds the batch in chunks of Embeddings:BatchSize
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         Assert.Equal(3, api.Embedder.RequestsTo(Embeddings).Count - before);
         Assert.Equal("fake-embedder", api.Embedder.RequestsTo(Embeddings)[^1].Json.GetProperty("model").GetString());
         Assert.Equal(150L, await api.QueryScalarAsync<long>(
@@ -57,7 +60,7 @@ public sealed class EmbeddingProviderTests(OpenAiEmbeddingsFactory api) : IClass
     }
 
     [Fact]
-    public async Task WhenTheEmbedderIsDownWritesAndSearchesAre503AndNothingIsWritten()
+    public async Task WhenTheEmbedderIsDownSingleWritesAndSearchesAre503AndABatchIsStoredAndEmbeddedOnceItIsBack()
     {
         using var t = await api.NewTenantAsync();
         api.Embedder.IsDown = true;
@@ -66,17 +69,25 @@ public sealed class EmbeddingProviderTests(OpenAiEmbeddingsFactory api) : IClass
             var write = await t.Http.PostAsync("/v1/users/u/memories", Body(new { content = "Lives in Lisbon" }));
             var problem = await FoundationTests.AssertProblem(write, HttpStatusCode.ServiceUnavailable);
             Assert.Contains("unavailable", problem.GetProperty("detail").GetString());
-            var batch = await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items = new[] { new { content = "A" }, new { content = "B" } } }));
-            await FoundationTests.AssertProblem(batch, HttpStatusCode.ServiceUnavailable);
             await FoundationTests.AssertProblem(await t.Http.PostAsync("/v1/users/u/memories/search", Body(new { query = "Lisbon" })),
                 HttpStatusCode.ServiceUnavailable);
             Assert.Equal(0L, await api.QueryScalarAsync<long>("SELECT count(*) FROM memories WHERE tenant_id = $1", t.TenantId));
             Assert.Equal(0L, await api.QueryScalarAsync<long>("SELECT count(*) FROM users WHERE tenant_id = $1", t.TenantId));
+
+            // a batch does not wait on the model: stored without vectors, pending for the background worker
+            var batch = await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items = new[] { new { content = "Sails on Sundays" }, new { content = "Keeps bees" } } }));
+            Assert.Equal(HttpStatusCode.Created, batch.StatusCode);
+            await Task.Delay(1500); // the worker tried (and failed) at least once
+            var status = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync("/v1/embeddings/status"));
+            Assert.Equal(2, status.GetProperty("pending").GetInt64());
         }
         finally
         {
             api.Embedder.IsDown = false;
         }
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
+        Assert.Equal(2L, await api.QueryScalarAsync<long>(
+            "SELECT count(*) FROM memories WHERE tenant_id = $1 AND embedding_model = 'openai:fake-embedder:64' AND vector_dims(embedding) = 64", t.TenantId));
     }
 }
 
@@ -93,6 +104,7 @@ public sealed class ModelSwitchTests(ApiFactory api) : IClassFixture<ApiFactory>
         using var t = await api.NewTenantAsync();
         var items = Enumerable.Range(0, 300).Select(i => new { content = i == 42 ? "Plays the cello in an orchestra" : $"Routine note number {i}" }).ToList();
         await t.Http.PostAsync("/v1/users/u/memories/batch", new StringContent(JsonSerializer.Serialize(new { items }, ApiFactory.Json), Encoding.UTF8, "application/json"));
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         var oldModel = await api.QueryScalarAsync<string>("SELECT DISTINCT embedding_model FROM memories WHERE tenant_id = $1", t.TenantId);
 
         await using var next = new SwitchedModelFactory(api.ConnectionString);

@@ -112,6 +112,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
         using var t = await api.NewTenantAsync();
         var items = Enumerable.Range(0, 40).Select(i => new { content = $"Fact number {i} about gardening and tomatoes", importance = 0.5 }).ToList();
         Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items }))).StatusCode);
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         var owner = new Owner(t.TenantId, "u");
         await using var conn = new NpgsqlConnection(api.ConnectionString);
         await conn.OpenAsync();
@@ -163,6 +164,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
             observed_at = DateTimeOffset.UtcNow.AddDays(-i).AddMinutes(i % 7),
         }).ToList();
         Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items }))).StatusCode);
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         foreach (var k in new[] { "Peanuts are listed on every menu", "Kyoto trains run until midnight" })
             Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/knowledge", Body(new { content = k }))).StatusCode);
 
@@ -219,6 +221,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
             new { content = "Is allergic to peanuts", kind = "fact", expires_at = DateTimeOffset.UtcNow.AddDays(30) },
         };
         Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items }))).StatusCode);
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/knowledge", Body(new { content = "Peanut-free meals are marked with a leaf" }))).StatusCode);
 
         await using var uncached = new ReplicaFactory(api.ConnectionString);

@@ -138,6 +138,7 @@ public sealed class RetrievalTests(ApiFactory api) : IClassFixture<ApiFactory>
         using var t = await api.NewTenantAsync();
         var items = Enumerable.Range(0, 300).Select(i => new { content = $"Note {i}: {Words(i)}" }).ToList();
         Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/target/memories/batch", Body(new { items }))).StatusCode);
+        Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         // 50,000 memories of 500 other users of the same tenant, with vectors of the same model
         await api.QueryScalarAsync<int>("""
             WITH u AS (INSERT INTO users (tenant_id, id) SELECT $1, 'other-' || g FROM generate_series(1, 500) g RETURNING id)

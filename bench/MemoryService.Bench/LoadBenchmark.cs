@@ -70,7 +70,8 @@ public static class LoadBenchmark
         using var rss = new RssSampler(host);
         using var http = host.CreateClient(maxConnections: Math.Max(64, o.Concurrency.Max() * 2));
         var pg = o.Pg ?? (host.DataDirectory is { } dir
-            ? new NpgsqlConnectionStringBuilder { Host = Path.Combine(dir, "run"), Username = "postgres", Database = "memory", Pooling = false }.ConnectionString
+            ? new NpgsqlConnectionStringBuilder { Host = Path.Combine(dir, "run"), Username = "postgres", Database = "memory", Pooling = false,
+                Password = File.ReadAllText(Path.Combine(dir, "pgdata.secret")).Trim() }.ConnectionString
             : null);
 
         // 1. seed (skipped when a kept --data-dir already holds the same data set)

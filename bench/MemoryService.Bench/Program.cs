@@ -23,14 +23,14 @@ static int Help()
     Console.WriteLine("  embedding   hashing embedder throughput and vector-only evidence recall@5/10/25 on LoCoMo");
     Console.WriteLine("              [--data locomo-dev.json] [--dimensions 384] [--seconds 3]");
     Console.WriteLine("              [--provider openai --base-url URL --model NAME [--api-key KEY]]");
-    Console.WriteLine("  tokens      ApproximateTokenCounter against the cl100k_base fixture: error per category, throughput");
+    Console.WriteLine("  tokens      approximate count against exact cl100k_base on token-texts.json: error per category; throughput of each tokenizer");
     Console.WriteLine("              [--seconds N] [--verbose]");
     Console.WriteLine("  quality     LoCoMo evidence recall@5/10/25 through the HTTP API: vector-only, keyword-only, hybrid");
     Console.WriteLine("              [--url URL --key KEY] (default: starts the Release build with a fresh embedded database)");
     Console.WriteLine("  extraction  rule-based memory extractor: precision/recall/F1 on the labelled sets, p50/p95/mean latency");
     Console.WriteLine("              [--iterations N]");
     Console.WriteLine("  context     context build latency over HTTP for a user with 1,000 memories: p50/p95/p99");
-    Console.WriteLine("              [--requests 1000] [--warmup 100] [--budget 800] [--url URL --key KEY]");
+    Console.WriteLine("              [--requests 1000] [--warmup 100] [--budget 800] [--url URL --key KEY] [--set Context:Tokenizer=approximate]");
     Console.WriteLine("  load        seeds users x memories over HTTP (ingest rate, database bytes per memory), then search, context,");
     Console.WriteLine("              single writes and a 70/20/10 mix at each concurrency: p50/p95/p99/max, req/s, errors, peak RSS");
     Console.WriteLine("              [--users 1000] [--memories-per-user 1000] [--seconds 20] [--concurrency 1,8,32]");

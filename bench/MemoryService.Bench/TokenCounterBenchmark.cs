@@ -4,12 +4,12 @@ using System.Text.Json;
 using MemoryService.Context;
 
 /// <summary>
-/// Compares <see cref="ApproximateTokenCounter"/> with the cl100k_base counts of the committed fixture and measures
-/// its speed. Usage: tokens [--seconds N] [--verbose]
+/// Compares <see cref="ApproximateTokenCounter"/> with the exact cl100k_base count of every text in token-texts.json,
+/// then measures the speed of each Context:Tokenizer option. Usage: tokens [--seconds N] [--verbose]
 /// </summary>
 public static class TokenCounterBenchmark
 {
-    private sealed record FixtureText(string Category, int Tokens, string Text);
+    private sealed record Sample(string Category, string Text);
 
     public static int Run(string[] args)
     {
@@ -21,17 +21,18 @@ public static class TokenCounterBenchmark
         var path = FindFixture();
         if (path is null)
         {
-            Console.Error.WriteLine("token-fixture.json not found: run from inside the repository.");
+            Console.Error.WriteLine("token-texts.json not found: run from inside the repository.");
             return 1;
         }
-        var texts = JsonSerializer.Deserialize<FixtureText[]>(File.ReadAllText(path), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
+        var texts = JsonSerializer.Deserialize<Sample[]>(File.ReadAllText(path), new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
         var counter = ApproximateTokenCounter.Instance;
+        var cl100k = new TiktokenTokenCounter(ContextOptions.Cl100kBase);
 
-        // 1. accuracy, per category and overall
-        var rows = texts.Select(t => (t.Category, t.Tokens, Estimate: counter.CountTokens(t.Text), t.Text))
+        // 1. accuracy of the approximate count against the exact cl100k_base one, per category and overall
+        var rows = texts.Select(t => (t.Category, Tokens: cl100k.CountTokens(t.Text), Estimate: counter.CountTokens(t.Text), t.Text))
             .Select(r => (r.Category, r.Tokens, r.Estimate, r.Text, Error: 100.0 * (r.Estimate - r.Tokens) / r.Tokens))
             .ToList();
-        Console.WriteLine($"fixture: {path}");
+        Console.WriteLine($"texts: {path}, reference: exact cl100k_base");
         Console.WriteLine($"{"category",-14} {"texts",5} {"tokens",7} {"mean|err|%",10} {"max|err|%",9}");
         foreach (var group in rows.GroupBy(r => r.Category).OrderBy(g => g.Key))
         {
@@ -49,20 +50,24 @@ public static class TokenCounterBenchmark
                 Console.WriteLine($"  {r.Error,6:+0.0;-0.0}% {r.Estimate,4}/{r.Tokens,-4} {r.Category,-14} {Preview(r.Text)}");
         }
 
-        // 2. throughput over the whole fixture, repeated for the requested time
+        // 2. throughput of each Context:Tokenizer option over all texts, repeated for the requested time
         long chars = texts.Sum(t => (long)t.Text.Length);
         long bytes = texts.Sum(t => (long)Encoding.UTF8.GetByteCount(t.Text));
-        for (int warm = 0; warm < 200; warm++) foreach (var t in texts) counter.CountTokens(t.Text);
-        long passes = 0, sink = 0;
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed.TotalSeconds < seconds)
+        foreach (var name in new[] { ContextOptions.Approximate, ContextOptions.Cl100kBase, ContextOptions.O200kBase })
         {
-            foreach (var t in texts) sink += counter.CountTokens(t.Text);
-            passes++;
+            var option = new ContextOptions { Tokenizer = name }.CreateTokenCounter();
+            for (int warm = 0; warm < 200; warm++) foreach (var t in texts) option.CountTokens(t.Text);
+            long passes = 0, sink = 0;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                foreach (var t in texts) sink += option.CountTokens(t.Text);
+                passes++;
+            }
+            double elapsed = clock.Elapsed.TotalSeconds;
+            Console.WriteLine($"{name,-12} throughput: {passes * bytes / elapsed / 1e6:F1} MB/s (UTF-8), {passes * chars / elapsed / 1e6:F1} M chars/s, " +
+                $"{passes * texts.Length / elapsed:N0} texts/s ({sink / passes} tokens per pass)");
         }
-        double elapsed = clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"throughput: {passes * bytes / elapsed / 1e6:F1} MB/s (UTF-8), {passes * chars / elapsed / 1e6:F1} M chars/s, " +
-            $"{passes * texts.Length / elapsed:N0} texts/s ({passes} passes, checksum {sink})");
         return 0;
     }
 
@@ -78,7 +83,7 @@ public static class TokenCounterBenchmark
         {
             if (File.Exists(Path.Combine(dir.FullName, "MemoryService.sln")))
             {
-                var path = Path.Combine(dir.FullName, "tests", "MemoryService.Tests", "Context", "token-fixture.json");
+                var path = Path.Combine(dir.FullName, "tests", "MemoryService.Tests", "Context", "token-texts.json");
                 return File.Exists(path) ? path : null;
             }
         }

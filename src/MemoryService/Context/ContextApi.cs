@@ -22,7 +22,7 @@ public static class ContextApi
     public sealed record ContextRequest(
         [property: Description("What the conversation is about now; 1-2,000 characters. Or give messages.")] string? Query = null,
         [property: Description("The last turns; the latest user turn plus a little of the ones before it become the query.")] IReadOnlyList<ContextMessage>? Messages = null,
-        [property: Description("Hard ceiling on the system prompt's tokens (cl100k estimate); default 800.")] int? TokenBudget = null,
+        [property: Description("Hard ceiling on the system prompt's tokens, in the configured encoding (Context:Tokenizer, o200k_base by default); default 800.")] int? TokenBudget = null,
         [property: Description("Which of preferences, memories, knowledge, events to include; default all.")] IReadOnlyList<string>? Sections = null,
         [property: Description("text (default), markdown or json: how the sections are written.")] ContextFormat? Format = null,
         [property: Description("A wrapper for this request only, with {{preferences}}, {{memories}}, {{knowledge}}, {{events}}.")] string? Template = null);
@@ -43,7 +43,7 @@ public static class ContextApi
     public static IHostApplicationBuilder AddContext(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ContextOptions>().BindConfiguration("Context").ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<ITokenCounter>(ApproximateTokenCounter.Instance);
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ContextOptions>>().Value.CreateTokenCounter());
         builder.Services.AddScoped<ContextBuilder>();
         return builder;
     }

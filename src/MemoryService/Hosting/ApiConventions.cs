@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
+using Scalar.AspNetCore;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace MemoryService.Hosting;
@@ -79,6 +80,10 @@ public static class ApiConventions
             o.SwaggerEndpoint("/openapi/v1.json", "MemoryService v1");
             o.RoutePrefix = "swagger";
         });
+        // The same document as a Scalar reference at /scalar; its script is served from the package, and the default
+        // fonts are off because they come from a CDN.
+        app.MapScalarApiReference("/scalar", o => o.WithOpenApiRoutePattern("/openapi/{documentName}.json").AddDocument("v1", "MemoryService v1")
+            .DisableDefaultFonts());
         return app;
     }
 

@@ -4,50 +4,72 @@ using MemoryService.Context;
 
 namespace MemoryService.Tests.Context;
 
-// The reference is token-fixture.json: real cl100k_base counts written by make-token-fixture.mjs.
+// token-texts.json holds 79 varied texts (prose, chat, code, JSON, URLs, eight languages, emoji). The exact counters
+// are checked against npm gpt-tokenizer 4's totals for them; the approximate one against the exact cl100k_base count.
 public class TokenCounterTests
 {
-    public sealed record FixtureText(string Category, int Tokens, string Text);
+    public sealed record Sample(string Category, string Text);
 
-    private static readonly FixtureText[] Fixture = JsonSerializer.Deserialize<FixtureText[]>(
-        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Context", "token-fixture.json")),
+    public static readonly Sample[] Texts = JsonSerializer.Deserialize<Sample[]>(
+        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Context", "token-texts.json")),
         new JsonSerializerOptions(JsonSerializerDefaults.Web))!;
 
-    private readonly ITokenCounter _counter = ApproximateTokenCounter.Instance;
+    private static readonly TiktokenTokenCounter Cl100k = new(ContextOptions.Cl100kBase);
+    private static readonly TiktokenTokenCounter O200k = new(ContextOptions.O200kBase);
+    private readonly ITokenCounter _approximate = ApproximateTokenCounter.Instance;
 
-    public static TheoryData<int, string> FixtureIndexes()
+    public static TheoryData<int, string> TextIndexes()
     {
         var data = new TheoryData<int, string>();
-        for (int i = 0; i < Fixture.Length; i++) data.Add(i, Fixture[i].Category);
+        for (int i = 0; i < Texts.Length; i++) data.Add(i, Texts[i].Category);
         return data;
     }
 
     [Fact]
-    public void FixtureIsLargeAndVaried()
+    public void TextsAreManyAndVaried()
     {
-        Assert.True(Fixture.Length >= 60, $"only {Fixture.Length} texts");
-        Assert.True(Fixture.Select(t => t.Category).Distinct().Count() >= 15);
+        Assert.True(Texts.Length >= 60, $"only {Texts.Length} texts");
+        Assert.True(Texts.Select(t => t.Category).Distinct().Count() >= 15);
     }
 
     [Theory]
-    [MemberData(nameof(FixtureIndexes))]
-    public void EveryFixtureTextIsWithinTenPercentOrTwoTokens(int index, string category)
+    [InlineData(ContextOptions.O200kBase, 3940)]
+    [InlineData(ContextOptions.Cl100kBase, 4353)]
+    public void ExactCountersMatchTheReferenceTokenizer(string encoding, int referenceTotal)
     {
-        var text = Fixture[index];
+        var counter = new TiktokenTokenCounter(encoding);
 
-        int estimate = _counter.CountTokens(text.Text);
-
-        double allowed = text.Tokens >= 20 ? text.Tokens * 0.10 : 2;
-        Assert.True(Math.Abs(estimate - text.Tokens) <= allowed,
-            $"{category} #{index}: estimated {estimate}, cl100k_base {text.Tokens}: {text.Text}");
+        Assert.Equal(referenceTotal, Texts.Sum(t => counter.CountTokens(t.Text)));
+        Assert.Equal(17, counter.CountTokens(Texts[0].Text));
     }
 
     [Fact]
-    public void FixtureTotalIsWithinThreePercent()
+    public void ConfiguredTokenizerPicksTheCounter()
     {
-        int reference = Fixture.Sum(t => t.Tokens);
+        Assert.Equal("o200k_base", Assert.IsType<TiktokenTokenCounter>(new ContextOptions().CreateTokenCounter()).Encoding);
+        Assert.Equal("cl100k_base", Assert.IsType<TiktokenTokenCounter>(new ContextOptions { Tokenizer = "cl100k_base" }.CreateTokenCounter()).Encoding);
+        Assert.IsType<ApproximateTokenCounter>(new ContextOptions { Tokenizer = "approximate" }.CreateTokenCounter());
+    }
 
-        int estimate = Fixture.Sum(t => _counter.CountTokens(t.Text));
+    [Theory]
+    [MemberData(nameof(TextIndexes))]
+    public void ApproximateIsWithinTenPercentOrTwoTokensOfCl100k(int index, string category)
+    {
+        var text = Texts[index];
+        int exact = Cl100k.CountTokens(text.Text);
+
+        int estimate = _approximate.CountTokens(text.Text);
+
+        double allowed = exact >= 20 ? exact * 0.10 : 2;
+        Assert.True(Math.Abs(estimate - exact) <= allowed, $"{category} #{index}: estimated {estimate}, cl100k_base {exact}: {text.Text}");
+    }
+
+    [Fact]
+    public void ApproximateTotalIsWithinThreePercent()
+    {
+        int reference = Texts.Sum(t => Cl100k.CountTokens(t.Text));
+
+        int estimate = Texts.Sum(t => _approximate.CountTokens(t.Text));
 
         Assert.InRange(estimate, reference * 0.97, reference * 1.03);
     }
@@ -55,45 +77,44 @@ public class TokenCounterTests
     [Fact]
     public void EmptyTextIsZeroTokens()
     {
-        Assert.Equal(0, _counter.CountTokens(""));
+        Assert.Equal(0, _approximate.CountTokens(""));
+        Assert.Equal(0, O200k.CountTokens(""));
     }
 
     [Fact]
     public void NullTextIsRejected()
     {
-        Assert.Throws<ArgumentNullException>(() => _counter.CountTokens(null!));
+        Assert.Throws<ArgumentNullException>(() => _approximate.CountTokens(null!));
+        Assert.Throws<ArgumentNullException>(() => O200k.CountTokens(null!));
     }
 
     [Fact]
     public void LongEnglishTextIsNeverUndercountedByMoreThanTenPercent()
     {
-        // A budget is only safe if a long prompt is not much larger than counted: join every English text
-        // of the fixture into one document of a few thousand tokens and compare with the summed reference.
-        var english = Fixture.Where(t => t.Category is "prose" or "chat" or "memory" or "list" or "markdown" or "system-prompt").ToList();
+        // A budget counted approximately is only safe if a long prompt is not much larger than counted: join every
+        // English text into one document of a few thousand tokens and compare with its exact count.
+        var english = Texts.Where(t => t.Category is "prose" or "chat" or "memory" or "list" or "markdown" or "system-prompt").ToList();
         var document = new StringBuilder();
-        int reference = 0;
         for (int copy = 0; copy < 3; copy++)
-        {
-            foreach (var text in english)
-            {
-                document.Append(text.Text).Append("\n\n");
-                reference += text.Tokens + 1; // "\n\n" is one token, and it never merges across the text's own end
-            }
-        }
+            foreach (var text in english) document.Append(text.Text).Append("\n\n");
+        int exact = Cl100k.CountTokens(document.ToString());
 
-        int estimate = _counter.CountTokens(document.ToString());
+        int estimate = _approximate.CountTokens(document.ToString());
 
-        Assert.True(estimate >= reference * 0.90, $"estimated {estimate}, reference about {reference}");
+        Assert.True(estimate >= exact * 0.90, $"estimated {estimate}, cl100k_base {exact}");
     }
 
     [Fact]
     public void CountingIsThreadSafe()
     {
-        var expected = Fixture.Select(t => _counter.CountTokens(t.Text)).ToArray();
+        foreach (var counter in new ITokenCounter[] { _approximate, O200k })
+        {
+            var expected = Texts.Select(t => counter.CountTokens(t.Text)).ToArray();
 
-        var results = new int[8][];
-        Parallel.For(0, results.Length, worker => results[worker] = Fixture.Select(t => _counter.CountTokens(t.Text)).ToArray());
+            var results = new int[8][];
+            Parallel.For(0, results.Length, worker => results[worker] = Texts.Select(t => counter.CountTokens(t.Text)).ToArray());
 
-        Assert.All(results, r => Assert.Equal(expected, r));
+            Assert.All(results, r => Assert.Equal(expected, r));
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using MemoryService.Data;
 using MemoryService.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -67,6 +68,35 @@ public sealed class FoundationTests(ApiFactory api) : IClassFixture<ApiFactory>
         // snake_case schemas, as the API actually speaks
         var memory = doc.GetProperty("components").GetProperty("schemas").GetProperty("MemoryResponse").GetProperty("properties");
         Assert.True(memory.TryGetProperty("observed_at", out _));
+    }
+
+    [Fact]
+    public async Task ScalarReferenceServesTheSameDocumentAsSwaggerUi()
+    {
+        using var client = api.CreateClient();
+
+        var page = await client.GetAsync("/scalar");
+        var html = await page.Content.ReadAsStringAsync();
+        var swaggerUi = await client.GetStringAsync("/swagger/index.js");
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Equal("/scalar/", page.RequestMessage!.RequestUri!.AbsolutePath);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        // Scalar resolves a source's relative url against the site root (scalar.aspnetcore.js): the Swagger UI document.
+        var source = Regex.Match(html, @"""sources"":\[\{""title"":""[^""]*"",""url"":""([^""]+)""\}\]").Groups[1].Value;
+        Assert.Equal("openapi/v1.json", source);
+        Assert.Contains("\"url\":\"/openapi/v1.json\"", swaggerUi);
+        var document = await client.GetFromJsonAsync<JsonElement>("/" + source);
+        Assert.Equal("MemoryService API", document.GetProperty("info").GetProperty("title").GetString());
+        // Everything the page loads comes from the service itself: the bundled script, no fonts or scripts from a CDN.
+        Assert.DoesNotMatch(@"https?://", html);
+        Assert.Contains("\"withDefaultFonts\":false", html);
+        foreach (var script in Regex.Matches(html, @"<script[^>]+src=""([^""]+)""").Select(m => m.Groups[1].Value))
+        {
+            var asset = await client.GetAsync("/scalar/" + script);
+            Assert.Equal(HttpStatusCode.OK, asset.StatusCode);
+        }
+        Assert.True((await client.GetByteArrayAsync("/scalar/scalar.js")).Length > 100_000, "the bundled Scalar script");
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using MemoryService.Learning;
+using MemoryService.Lifecycle;
 using MemoryService.Llm;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
@@ -24,6 +25,7 @@ builder.AddLlm();
 builder.AddLearning();
 builder.AddContext();
 builder.AddChat();
+builder.AddLifecycle();
 
 var app = builder.Build();
 
@@ -41,6 +43,7 @@ app.MapRetrieval();
 app.MapLearning();
 app.MapContext();
 app.MapChat();
+app.MapLifecycle();
 
 app.Run();
 

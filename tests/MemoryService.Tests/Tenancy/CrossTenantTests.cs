@@ -99,6 +99,16 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         new("POST /v1/openai/chat/completions", s => Post("/v1/openai/chat/completions",
             new { user = s.User, messages = new[] { new { role = "user", content = "Which striped tea, and what is the refund policy?" } } }),
             Expect.Own(HttpStatusCode.OK)),
+        // lifecycle
+        new("POST /v1/users/{user_id}/memories/{id:guid}/restore", s => Send(HttpMethod.Post, $"/v1/users/{s.User}/memories/{s.MemoryId}/restore"), Expect.NotFound),
+        new("POST /v1/users/{user_id}/memories/{id:guid}/feedback", s => Post($"/v1/users/{s.User}/memories/{s.MemoryId}/feedback", new { signal = "wrong" }),
+            Expect.NotFound),
+        new("POST /v1/users/{user_id}/lifecycle/run", s => Post($"/v1/users/{s.User}/lifecycle/run", new { dry_run = false }), Expect.NotFound),
+        new("POST /v1/knowledge/{id:guid}/restore", s => Send(HttpMethod.Post, $"/v1/knowledge/{s.KnowledgeId}/restore"), Expect.NotFound),
+        new("POST /v1/knowledge/lifecycle/run", _ => Post("/v1/knowledge/lifecycle/run", new { dry_run = false }), Expect.Empty("merged")),
+        new("GET /v1/settings/lifecycle", _ => Get("/v1/settings/lifecycle"), Expect.Own(HttpStatusCode.OK, b => Assert.True(b.GetProperty("is_default").GetBoolean()))),
+        new("PUT /v1/settings/lifecycle", _ => Send(HttpMethod.Put, "/v1/settings/lifecycle", new { promote_min_days = 5 }),
+            Expect.Own(HttpStatusCode.OK, b => Assert.Equal(5, b.GetProperty("settings").GetProperty("promote_min_days").GetInt32()))),
     ];
 
     [Fact]
@@ -195,6 +205,8 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         var template = await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/context/template"));
         Assert.Contains(seed.Secrets[2], template.GetProperty("template").GetString());
         Assert.Equal(1L, await factory.QueryScalarAsync<long>("SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id IS NOT NULL", owner.TenantId));
+        var lifecycle = await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/settings/lifecycle"));
+        Assert.True(lifecycle.GetProperty("is_default").GetBoolean());
         owner.Dispose();
     }
 

@@ -12,6 +12,7 @@ return name switch
     "context" => ContextBenchmark.Run(rest),
     "load" => LoadBenchmark.Run(rest),
     "explain" => ExplainSearch.Run(rest),
+    "lifecycle-calibrate" => LifecycleCalibration.Run(rest),
     _ => Help(),
 };
 
@@ -37,5 +38,7 @@ static int Help()
     Console.WriteLine("              [--url URL --key KEY [--pg CONNECTION-STRING]]");
     Console.WriteLine("  explain     EXPLAIN (ANALYZE, BUFFERS) of the service's ranking SQL on a kept load database");
     Console.WriteLine("              --data-dir DIR [--user ID] [--query TEXT]");
+    Console.WriteLine("  lifecycle-calibrate  consolidation cosine threshold per embedding model from restated vs differing pairs");
+    Console.WriteLine("              [--models hashing,minilm,arctic-xs]");
     return 2;
 }

@@ -81,17 +81,18 @@ public sealed record LifecycleSettings
 }
 
 /// <summary>
-/// Cosine thresholds at which two memories embedded by one model say the same thing, calibrated with
-/// `bench lifecycle-calibrate` on restated and contradicting pairs (docs/lifecycle.md): the lowest value that merges
-/// no contradicting pair. Each model's cosines live in their own band, so one number cannot serve all.
+/// Cosine at or above which two memories embedded by one model say the same thing, once the word checks
+/// (<see cref="LifecycleRunner.Traits"/>) passed. Calibrated with `bench lifecycle-calibrate` (docs/lifecycle.md): the lowest
+/// value that merges no differing pair, plus 0.1 where the model's band leaves room (hashing, MiniLM); Arctic-xs's cosines
+/// sit in a narrow high band, so it gets the bare value. Unknown models get a cautious 0.9.
 /// </summary>
 public static class SameThingThresholds
 {
     public static double For(string modelId) => modelId switch
     {
-        _ when modelId.StartsWith("hashing-", StringComparison.Ordinal) => 0.75,
-        _ when modelId.StartsWith("local:snowflake-arctic-embed-xs", StringComparison.Ordinal) => 0.9,
-        _ when modelId.StartsWith("local:all-minilm-l6-v2", StringComparison.Ordinal) => 0.85,
+        _ when modelId.StartsWith("hashing-", StringComparison.Ordinal) => 0.5,
+        _ when modelId.StartsWith("local:snowflake-arctic-embed-xs", StringComparison.Ordinal) => 0.96,
+        _ when modelId.StartsWith("local:all-minilm-l6-v2", StringComparison.Ordinal) => 0.69,
         _ => 0.9,
     };
 }

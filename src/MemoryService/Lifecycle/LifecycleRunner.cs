@@ -282,22 +282,56 @@ public sealed partial class LifecycleRunner(MemoryStore store, Embedder embedder
         return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
     }
 
-    /// <summary>What two statements must agree on to be one: their numbers, their negation, and named things (one set within the other).</summary>
-    private sealed partial record Traits(string Normalised, HashSet<string> Words, HashSet<string> Numbers, HashSet<string> Entities, bool Negated)
+    /// <summary>What two statements must agree on to be one (public for the calibration benchmark).</summary>
+    public sealed partial record Traits(string Normalised, List<string> Sequence, HashSet<string> Words, HashSet<string> Numbers,
+        HashSet<string> Entities, bool Negated)
     {
         public static Traits Of(string content)
         {
             var tokens = Word().Matches(content).Select(m => m.Value).ToList();
             var lower = tokens.Select(t => t.ToLowerInvariant()).ToList();
             var entities = tokens.Skip(1).Where(t => char.IsUpper(t[0])).Select(t => t.ToLowerInvariant()).ToHashSet();
-            return new Traits(string.Join(' ', lower), lower.ToHashSet(), lower.Where(t => t.Any(char.IsDigit)).ToHashSet(), entities,
-                lower.Any(t => t is "not" or "no" or "never" or "nothing" or "none" or "nor" || t.EndsWith("n't", StringComparison.Ordinal) || t.EndsWith("n’t", StringComparison.Ordinal)
-                    || t is "dont" or "doesnt" or "didnt" or "isnt" or "wont" or "cant"));
+            return new Traits(string.Join(' ', lower), lower, lower.ToHashSet(), lower.Where(t => t.Any(char.IsDigit)).ToHashSet(), entities,
+                lower.Any(t => t is "not" or "no" or "never" or "nothing" or "none" or "nor" || t.EndsWith("n't", StringComparison.Ordinal)
+                    || t.EndsWith("n’t", StringComparison.Ordinal) || t is "dont" or "doesnt" or "didnt" or "isnt" or "wont" or "cant"));
         }
 
-        public bool CompatibleWith(Traits o) =>
-            Negated == o.Negated && Numbers.SetEquals(o.Numbers)
-            && (Entities.IsSubsetOf(o.Entities) || o.Entities.IsSubsetOf(Entities));
+        /// <summary>
+        /// Same numbers, same negation, named things one set within the other, and no word swapped for another value:
+        /// aligned on their longest common word sequence, no gap where one word stands against one or two others
+        /// ("Prefers tea" / "Prefers coffee", "Works as a nurse at X" / "Works as a teacher at X"). Embeddings put such
+        /// pairs close together (they differ in a word), yet they are the updates consolidation must never merge.
+        /// Added words ("... hospital") and longer rewordings pass, and are left to the cosine.
+        /// </summary>
+        public bool CompatibleWith(Traits o)
+        {
+            if (Negated != o.Negated || !Numbers.SetEquals(o.Numbers)) return false;
+            if (!(Entities.IsSubsetOf(o.Entities) || o.Entities.IsSubsetOf(Entities))) return false;
+            if (Normalised == o.Normalised) return true;
+            var a = Sequence.Take(MaxAlignedWords).ToArray();
+            var b = o.Sequence.Take(MaxAlignedWords).ToArray();
+            // longest common subsequence table, then walk it, measuring each gap on both sides
+            var lcs = new int[a.Length + 1, b.Length + 1];
+            for (var i = a.Length - 1; i >= 0; i--)
+                for (var j = b.Length - 1; j >= 0; j--)
+                    lcs[i, j] = a[i] == b[j] ? lcs[i + 1, j + 1] + 1 : Math.Max(lcs[i + 1, j], lcs[i, j + 1]);
+            int x = 0, y = 0, gapA = 0, gapB = 0;
+            bool Swapped() => gapA > 0 && gapB > 0 && Math.Min(gapA, gapB) == 1 && Math.Max(gapA, gapB) <= 2;
+            while (x < a.Length || y < b.Length)
+            {
+                if (x < a.Length && y < b.Length && a[x] == b[y])
+                {
+                    if (Swapped()) return false;
+                    gapA = gapB = 0;
+                    x++; y++;
+                }
+                else if (y >= b.Length || (x < a.Length && lcs[x + 1, y] >= lcs[x, y + 1])) { gapA++; x++; }
+                else { gapB++; y++; }
+            }
+            return !Swapped();
+        }
+
+        private const int MaxAlignedWords = 64;
 
         [GeneratedRegex(@"[\p{L}\p{N}]+(?:['’][\p{L}]+)?", RegexOptions.NonBacktracking)]
         private static partial Regex Word();

@@ -162,6 +162,8 @@ public static class LifecycleApi
         builder.Services.AddScoped<MemoryFeedback>();
         builder.Services.AddScoped<LifecycleRunner>();
         builder.Services.AddScoped<LifecycleSettingsStore>();
+        builder.Services.AddSingleton<LifecycleScheduler>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LifecycleScheduler>());
         return builder;
     }
 }

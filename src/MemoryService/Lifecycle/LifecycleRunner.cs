@@ -17,7 +17,11 @@ public sealed record PromotionReport(Guid? Id, MemoryKind Kind, string Content, 
 
 /// <summary>What a run did, or (dry run) would do.</summary>
 public sealed record LifecycleReport(IReadOnlyList<MergeReport> Merged, IReadOnlyList<Guid> Archived, IReadOnlyList<PromotionReport> Promoted,
-    bool DryRun);
+    bool DryRun)
+{
+    /// <summary>A scheduled run that found, under the owner's lock, that the owner's current version was already run.</summary>
+    internal static readonly LifecycleReport Skipped = new([], [], [], false);
+}
 
 /// <summary>
 /// One owner's lifecycle pass as numbered steps, in one transaction under the owner's lock (the lock learning and
@@ -31,13 +35,14 @@ public sealed partial class LifecycleRunner(MemoryStore store, Embedder embedder
 
     /// <summary>The run, retried when a memory changed under it (a PATCH takes no owner lock); null when the user does not exist.</summary>
     public async Task<LifecycleReport?> RunAsync(Owner owner, IReadOnlySet<LifecycleStep> steps, bool dryRun, LifecycleSettings settings,
-        string actor, CancellationToken ct, Func<IDbContextTransaction, Task>? beforeCommit = null)
+        string actor, CancellationToken ct, Func<IDbContextTransaction, Task>? beforeCommit = null,
+        Func<IDbContextTransaction, Task<bool>>? skip = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return await RunOnceAsync(owner, steps, dryRun, settings, actor, beforeCommit, ct);
+                return await RunOnceAsync(owner, steps, dryRun, settings, actor, beforeCommit, skip, ct);
             }
             catch (DbUpdateConcurrencyException) when (attempt < MaxAttempts)
             {
@@ -51,12 +56,13 @@ public sealed partial class LifecycleRunner(MemoryStore store, Embedder embedder
     }
 
     private async Task<LifecycleReport?> RunOnceAsync(Owner owner, IReadOnlySet<LifecycleStep> steps, bool dryRun, LifecycleSettings settings,
-        string actor, Func<IDbContextTransaction, Task>? beforeCommit, CancellationToken ct)
+        string actor, Func<IDbContextTransaction, Task>? beforeCommit, Func<IDbContextTransaction, Task<bool>>? skip, CancellationToken ct)
     {
         var db = store.Db;
         var now = MemoryStore.Micros(clock.GetUtcNow());
         await using var tx = await store.BeginOwnerTransactionAsync(owner, ct);
         if (owner.UserId is not null && !await store.UserExistsAsync(owner.TenantId, owner.UserId, ct)) return null;
+        if (skip is not null && await skip(tx)) return LifecycleReport.Skipped;
 
         // 1. the owner's served memories (current, active, unexpired), newest first, within the run's cap, with vectors
         var served = await store.Owned(owner)

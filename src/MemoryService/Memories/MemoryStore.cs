@@ -311,6 +311,12 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         jobs.Parameters.AddWithValue(tenantId);
         jobs.Parameters.AddWithValue(userId);
         var jobCount = await jobs.ExecuteNonQueryAsync(ct);
+        await using (var lifecycle = Command("DELETE FROM lifecycle_state WHERE tenant_id = $1 AND user_id = $2", tx))
+        {
+            lifecycle.Parameters.AddWithValue(tenantId);
+            lifecycle.Parameters.AddWithValue(userId);
+            await lifecycle.ExecuteNonQueryAsync(ct);
+        }
         await db.Set<MemoryHistory>().Where(h => h.TenantId == tenantId && h.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);

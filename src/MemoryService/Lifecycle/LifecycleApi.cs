@@ -27,10 +27,7 @@ public static class LifecycleApi
 
     public static IEndpointRouteBuilder MapLifecycle(this IEndpointRouteBuilder app)
     {
-        var user = app.MapGroup("/v1/users/{user_id}").WithTags("Lifecycle")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var user = OwnerGroup(app, "/v1/users/{user_id}");
         user.MapPost("/memories/{id:guid}/restore", RestoreForUser).WithName("RestoreMemory")
             .WithSummary("Bring an archived memory back into search and context.");
         user.MapPost("/memories/{id:guid}/feedback", Feedback).WithName("SendMemoryFeedback")
@@ -38,10 +35,7 @@ public static class LifecycleApi
         user.MapPost("/lifecycle/run", RunForUser).WithName("RunUserLifecycle")
             .WithSummary("Consolidate restatements, forget what faded and promote routines for one user, now (or as a dry run).");
 
-        var knowledge = app.MapGroup("/v1/knowledge").WithTags("Lifecycle")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        var knowledge = OwnerGroup(app, "/v1/knowledge");
         knowledge.MapPost("/{id:guid}/restore", RestoreKnowledge).WithName("RestoreKnowledge")
             .WithSummary("Bring an archived knowledge item back into search and context.");
         knowledge.MapPost("/lifecycle/run", RunForKnowledge).WithName("RunKnowledgeLifecycle")
@@ -55,6 +49,11 @@ public static class LifecycleApi
             .WithSummary("Set the tenant's lifecycle thresholds and automatic steps; fields left out take the defaults.");
         return app;
     }
+
+    private static RouteGroupBuilder OwnerGroup(IEndpointRouteBuilder app, string prefix) => app.MapGroup(prefix).WithTags("Lifecycle")
+        .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+        .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status429TooManyRequests)
+        .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     // ---- restore and feedback ----
 

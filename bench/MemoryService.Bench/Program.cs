@@ -14,6 +14,7 @@ return name switch
     "explain" => ExplainSearch.Run(rest),
     "meaning" => MeaningBenchmark.Run(rest),
     "costs" => CostBenchmark.Run(rest),
+    "lifecycle-calibrate" => LifecycleCalibration.Run(rest),
     _ => Help(),
 };
 
@@ -44,5 +45,7 @@ static int Help()
     Console.WriteLine("  costs       an embedding provider's costs: local model texts/s (batch 1/8/32, 1-2 threads), service RSS, time until a");
     Console.WriteLine("              1,000-item batch is vector-searchable, search p50/p99 (seen vs fresh queries) at each concurrency");
     Console.WriteLine("              [--provider local|hashing] [--model arctic-xs|minilm] [--users 4] [--seconds 8] [--concurrency 1,8]");
+    Console.WriteLine("  lifecycle-calibrate  consolidation cosine threshold per embedding model from restated vs differing pairs");
+    Console.WriteLine("              [--models hashing,minilm,arctic-xs]");
     return 2;
 }

@@ -4,6 +4,7 @@ using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Hosting;
 using MemoryService.Learning;
+using MemoryService.Lifecycle;
 using MemoryService.Llm;
 using MemoryService.Mcp;
 using MemoryService.Memories;
@@ -28,6 +29,7 @@ builder.AddContext();
 builder.AddChat();
 builder.AddMcp();
 builder.AddWebhooks();
+builder.AddLifecycle();
 
 var app = builder.Build();
 
@@ -48,6 +50,7 @@ app.MapChat();
 app.MapMcpServer();
 app.MapSettings();
 app.MapWebhooks();
+app.MapLifecycle();
 
 app.Run();
 

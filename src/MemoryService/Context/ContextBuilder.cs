@@ -119,7 +119,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         if (sections.Contains(ContextSection.Preferences))
         {
             var preferences = current.Where(i => user.Rows[i].Memory.Kind == MemoryKind.Preference)
-                .OrderByDescending(i => user.Rows[i].Memory.Importance).ThenByDescending(i => user.Rows[i].Memory.ObservedAt).Take(MaxPreferences);
+                .OrderByDescending(i => user.Rows[i].Memory.Importance * (0.5 + 0.5 * user.Rows[i].Memory.Confidence)).ThenByDescending(i => user.Rows[i].Memory.ObservedAt).Take(MaxPreferences);
             foreach (var i in preferences)
             {
                 var m = user.MemoryAt(i);

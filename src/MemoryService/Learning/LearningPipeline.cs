@@ -81,7 +81,7 @@ public sealed class LearningPipeline(
         var now = clock.GetUtcNow();
         var keys = candidates.Select(c => c.Key).Distinct().ToArray();
         var sameKey = await store.Owned(owner).AsNoTracking()
-            .Where(m => m.ValidTo == null && (m.ExpiresAt == null || m.ExpiresAt > now) && m.Key != null && keys.Contains(m.Key))
+            .Where(m => m.ValidTo == null && m.Status == MemoryStatus.Active && (m.ExpiresAt == null || m.ExpiresAt > now) && m.Key != null && keys.Contains(m.Key))
             .ToListAsync(ct);
         var known = sameKey.ToDictionary(m => m.Id, ToKnown);
 
@@ -249,7 +249,7 @@ public sealed class LearningPipeline(
             // a. nothing the decisions read may have changed: the same current memories per key, at the same versions
             var keys = plan.Steps.Select(s => s.Candidate.Key).Distinct().ToArray();
             var currentByKey = await store.Owned(owner).AsNoTracking()
-                .Where(m => m.ValidTo == null && (m.ExpiresAt == null || m.ExpiresAt > now) && m.Key != null && keys.Contains(m.Key))
+                .Where(m => m.ValidTo == null && m.Status == MemoryStatus.Active && (m.ExpiresAt == null || m.ExpiresAt > now) && m.Key != null && keys.Contains(m.Key))
                 .Select(m => m.Id).ToListAsync(ct);
             if (!currentByKey.ToHashSet().SetEquals(plan.SameKeySeen)) return false;
 

@@ -32,7 +32,7 @@ public static class MemoriesApi
         user.MapGet("", ListForUser).WithName("ListMemories").WithSummary("List a user's memories, newest first.");
         user.MapGet("/{id:guid}", GetForUser).DocumentsETag().WithName("GetMemory").WithSummary("Get one memory; the ETag header carries its version.");
         user.MapPatch("/{id:guid}", PatchForUser).DocumentsIfMatch().DocumentsETag().WithName("UpdateMemory").Accepts<PatchMemoryRequest>("application/json", "application/merge-patch+json")
-            .WithSummary("Change content, importance, tags, metadata, key or expires_at (JSON merge patch; If-Match optional).");
+            .WithSummary("Change content, importance, tags, metadata, key, expires_at, pinned or status (JSON merge patch; If-Match optional).");
         user.MapDelete("/{id:guid}", DeleteForUser).DocumentsIfMatch().WithName("DeleteMemory").WithSummary("Delete one memory (If-Match optional).");
         user.MapGet("/{id:guid}/history", HistoryForUser).WithName("GetMemoryHistory").WithSummary("Every change to one memory, oldest first.");
 
@@ -205,6 +205,7 @@ public static class MemoriesApi
         [property: FromQuery(Name = "observed_before")] DateTimeOffset? ObservedBefore = null,
         [property: FromQuery(Name = "include_superseded"), Description("Include memories replaced by newer ones.")] bool? IncludeSuperseded = null,
         [property: FromQuery(Name = "include_expired"), Description("Include memories past expires_at.")] bool? IncludeExpired = null,
+        [property: FromQuery(Name = "include_archived"), Description("Include archived memories (kept, never served).")] bool? IncludeArchived = null,
         [property: FromQuery(Name = "limit"), Description("1-200, default 50.")] int? Limit = null,
         [property: FromQuery(Name = "cursor"), Description("next_cursor of the previous page.")] string? Cursor = null);
 
@@ -234,6 +235,7 @@ public static class MemoriesApi
         if (q.ObservedBefore is { } ob) query = query.Where(m => m.ObservedAt < ob);
         if (q.IncludeSuperseded != true) query = query.Where(m => m.ValidTo == null);
         if (q.IncludeExpired != true) query = query.Where(m => m.ExpiresAt == null || m.ExpiresAt > now);
+        if (q.IncludeArchived != true) query = query.Where(m => m.Status == MemoryStatus.Active);
         if (cursor is { } c)
             query = query.Where(m => EF.Functions.LessThan(ValueTuple.Create(m.CreatedAt, m.Id), ValueTuple.Create(c.At, c.Id)));
         var page = await query.OrderByDescending(m => m.CreatedAt).ThenByDescending(m => m.Id).Take(limit + 1).ToListAsync(ct);
@@ -281,7 +283,7 @@ public static class MemoriesApi
     private static Dictionary<string, string[]> ValidatePatch(JsonObject patch, MemoriesOptions options)
     {
         var errors = new Dictionary<string, string[]>();
-        string[] allowed = ["content", "importance", "tags", "metadata", "key", "expires_at"];
+        string[] allowed = ["content", "importance", "tags", "metadata", "key", "expires_at", "pinned", "status"];
         foreach (var (name, _) in patch)
             if (!allowed.Contains(name)) MemoryValidation.Add(errors, name, $"Not a field you can change; use {string.Join(", ", allowed)}.");
         if (errors.Count > 0) return errors;
@@ -298,6 +300,9 @@ public static class MemoriesApi
             if (patch.TryGetPropertyValue("metadata", out var m)) MemoryValidation.Metadata(m?.AsObject(), options, "metadata", errors);
             if (patch.TryGetPropertyValue("key", out var k)) MemoryValidation.Key(k?.GetValue<string>(), "key", errors);
             if (patch.TryGetPropertyValue("expires_at", out var e)) _ = e?.GetValue<DateTimeOffset>();
+            if (patch.TryGetPropertyValue("pinned", out var p) && p?.GetValue<bool>() is null) MemoryValidation.Add(errors, "pinned", "true or false.");
+            if (patch.TryGetPropertyValue("status", out var st) && st?.GetValue<string>() is not ("active" or "archived"))
+                MemoryValidation.Add(errors, "status", "active or archived.");
         }
         catch (Exception ex) when (ex is InvalidOperationException or FormatException)
         {

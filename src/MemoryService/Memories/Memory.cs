@@ -35,6 +35,10 @@ public sealed class Memory
     public int AccessCount { get; set; }
     public DateTimeOffset? LastAccessedAt { get; set; }
     public string? EmbeddingModel { get; set; }
+    /// <summary>Archived memories are kept (listed on request, exported, restorable) but never searched or put in context.</summary>
+    public MemoryStatus Status { get; set; } = MemoryStatus.Active;
+    /// <summary>A pinned memory is never forgotten by the lifecycle.</summary>
+    public bool Pinned { get; set; }
 
     public string ETag => $"\"{Version}\"";
 
@@ -54,6 +58,14 @@ public sealed class MemoryHistory
     public string? NewContent { get; set; }
     public DateTimeOffset ChangedAt { get; set; }
     public string? Actor { get; set; }
+    /// <summary>What the event links to or carries: merged ids, a feedback signal, a promotion's evidence.</summary>
+    public JsonObject? Detail { get; set; }
+}
+
+public enum MemoryStatus
+{
+    Active,
+    Archived,
 }
 
 public enum MemoryEvent
@@ -64,6 +76,10 @@ public enum MemoryEvent
     Deleted,
     Merged,
     Restored,
+    Archived,
+    Forgotten,
+    Promoted,
+    Feedback,
 }
 
 /// <summary>A stored response to a POST carrying an Idempotency-Key.</summary>
@@ -86,6 +102,7 @@ internal sealed class MemoryConfiguration : IEntityTypeConfiguration<Memory>
         b.ToTable("memories");
         b.Property(m => m.Kind).HasConversion(LowercaseEnum<MemoryKind>());
         b.Property(m => m.Source).HasConversion(LowercaseEnum<MemorySource>());
+        b.Property(m => m.Status).HasConversion(LowercaseEnum<MemoryStatus>());
         b.Property(m => m.Metadata).HasColumnType("jsonb").HasConversion(
             v => v.ToJsonString(default(JsonSerializerOptions)),
             v => JsonNode.Parse(v, default, default)!.AsObject(),
@@ -106,6 +123,9 @@ internal sealed class MemoryHistoryConfiguration : IEntityTypeConfiguration<Memo
         b.ToTable("memory_history");
         b.Property(h => h.Id).UseIdentityAlwaysColumn();
         b.Property(h => h.Event).HasConversion(MemoryConfiguration.LowercaseEnum<MemoryEvent>());
+        b.Property(h => h.Detail).HasColumnType("jsonb").HasConversion(
+            v => v == null ? null : v.ToJsonString(default(JsonSerializerOptions)),
+            v => v == null ? null : JsonNode.Parse(v, default, default)!.AsObject());
     }
 }
 

@@ -24,7 +24,8 @@ public sealed record CreateMemoryRequest(
     [property: Description("0..1, default 1.")] double? Confidence = null,
     [property: Description("user (default), inferred or import.")] MemorySource? Source = null,
     [property: Description("When it was said or happened; default now.")] DateTimeOffset? ObservedAt = null,
-    [property: Description("After this time the memory is no longer served.")] DateTimeOffset? ExpiresAt = null);
+    [property: Description("After this time the memory is no longer served.")] DateTimeOffset? ExpiresAt = null,
+    [property: Description("Never forgotten by the lifecycle. Default false.")] bool? Pinned = null);
 
 public sealed record BatchCreateRequest(IReadOnlyList<CreateMemoryRequest>? Items);
 
@@ -35,7 +36,9 @@ public sealed record PatchMemoryRequest(
     string[]? Tags = null,
     JsonObject? Metadata = null,
     string? Key = null,
-    DateTimeOffset? ExpiresAt = null);
+    DateTimeOffset? ExpiresAt = null,
+    bool? Pinned = null,
+    [property: Description("active or archived (archived: kept and listed with include_archived, never served).")] MemoryStatus? Status = null);
 
 public sealed record MemoryResponse(
     Guid Id,
@@ -58,20 +61,23 @@ public sealed record MemoryResponse(
     int Version,
     int AccessCount,
     DateTimeOffset? LastAccessedAt,
-    string? EmbeddingModel);
+    string? EmbeddingModel,
+    [property: Description("active (served) or archived (kept, never searched or put in context).")] MemoryStatus Status,
+    [property: Description("Never forgotten by the lifecycle.")] bool Pinned);
 
 public sealed record HistoryResponse(long Id, Guid MemoryId, MemoryEvent Event, string? OldContent, string? NewContent,
-    DateTimeOffset ChangedAt, string? Actor);
+    DateTimeOffset ChangedAt, string? Actor,
+    [property: Description("What the event links to: merged into/from, a feedback signal and comment, a promotion's evidence.")] JsonObject? Detail);
 
 public static class MemoryMappings
 {
     public static MemoryResponse AsResponse(this Memory m) => new(
         m.Id, m.UserId, m.Kind, m.Content, m.Key, m.Tags, m.Metadata, Math.Round(m.Importance, 4), Math.Round(m.Confidence, 4),
         m.Source, m.ObservedAt, m.CreatedAt, m.UpdatedAt, m.ValidFrom, m.ValidTo, m.ExpiresAt, m.SupersededBy, m.Version,
-        m.AccessCount, m.LastAccessedAt, m.EmbeddingModel);
+        m.AccessCount, m.LastAccessedAt, m.EmbeddingModel, m.Status, m.Pinned);
 
     public static HistoryResponse AsResponse(this MemoryHistory h) =>
-        new(h.Id, h.MemoryId, h.Event, h.OldContent, h.NewContent, h.ChangedAt, h.Actor);
+        new(h.Id, h.MemoryId, h.Event, h.OldContent, h.NewContent, h.ChangedAt, h.Actor, h.Detail);
 }
 
 /// <summary>Field checks shared by create, batch and patch; errors are keyed by the JSON field name.</summary>

@@ -61,6 +61,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
             UpdatedAt = now,
             ValidFrom = Micros(r.ObservedAt ?? now),
             ExpiresAt = r.ExpiresAt is { } e ? Micros(e) : null,
+            Pinned = r.Pinned ?? false,
         }).ToList();
 
         // 1. embed outside the transaction: a slow or failed model call holds no locks and writes nothing
@@ -169,14 +170,14 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         await using var cmd = Command("""
             WITH d AS (
                 SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::real[],
-                                     $11::real[], $12::text[], $13::timestamptz[], $14::timestamptz[])
-                     WITH ORDINALITY AS d(id, kind, content, key, tags, metadata, importance, confidence, source, observed_at, expires_at, ord)
+                                     $11::real[], $12::text[], $13::timestamptz[], $14::timestamptz[], $19::boolean[])
+                     WITH ORDINALITY AS d(id, kind, content, key, tags, metadata, importance, confidence, source, observed_at, expires_at, pinned, ord)
             ), ins AS (
                 INSERT INTO memories (id, tenant_id, user_id, kind, content, key, tags, metadata, importance, confidence, source,
-                                      observed_at, created_at, updated_at, valid_from, expires_at, embedding, embedding_model)
+                                      observed_at, created_at, updated_at, valid_from, expires_at, embedding, embedding_model, pinned)
                 SELECT d.id, $1, $2, d.kind, d.content, d.key, ARRAY(SELECT jsonb_array_elements_text(d.tags::jsonb)),
                        d.metadata::jsonb, d.importance, d.confidence, d.source, d.observed_at, $3, $3, d.observed_at, d.expires_at,
-                       ($15::real[])[(d.ord - 1) * $16 + 1 : d.ord * $16]::halfvec, $17
+                       ($15::real[])[(d.ord - 1) * $16 + 1 : d.ord * $16]::halfvec, $17, d.pinned
                 FROM d ORDER BY d.ord
                 RETURNING id, content
             )
@@ -202,6 +203,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         p.AddWithValue(dim);
         p.Add(new NpgsqlParameter { Value = vectors is null ? DBNull.Value : embedder.ModelId, NpgsqlDbType = NpgsqlDbType.Text });
         p.AddWithValue(actor);
+        p.AddWithValue(ms.Select(m => m.Pinned).ToArray());
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
@@ -237,6 +239,9 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         if (patch.TryGetPropertyValue("metadata", out var metadata)) memory.Metadata = metadata?.DeepClone().AsObject() ?? [];
         if (patch.TryGetPropertyValue("key", out var key)) memory.Key = key?.GetValue<string>();
         if (patch.TryGetPropertyValue("expires_at", out var expires)) memory.ExpiresAt = expires is null ? null : Micros(expires.GetValue<DateTimeOffset>());
+        if (patch.TryGetPropertyValue("pinned", out var pinned)) memory.Pinned = pinned!.GetValue<bool>();
+        var oldStatus = memory.Status;
+        if (patch.TryGetPropertyValue("status", out var status)) memory.Status = Enum.Parse<MemoryStatus>(status!.GetValue<string>(), true);
 
         var contentChanged = memory.Content != oldContent;
         float[]? vector = contentChanged ? await embedder.EmbedDocumentAsync(memory.Content, ct) : null;
@@ -245,11 +250,19 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         memory.UpdatedAt = now;
         memory.Version++;
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        db.Add(new MemoryHistory
-        {
-            TenantId = owner.TenantId, UserId = owner.UserId, MemoryId = id, Event = MemoryEvent.Updated,
-            OldContent = oldContent, NewContent = memory.Content, ChangedAt = now, Actor = actor,
-        });
+        if (patch.Any(p => p.Key != "status"))
+            db.Add(new MemoryHistory
+            {
+                TenantId = owner.TenantId, UserId = owner.UserId, MemoryId = id, Event = MemoryEvent.Updated,
+                OldContent = oldContent, NewContent = memory.Content, ChangedAt = now, Actor = actor,
+            });
+        if (memory.Status != oldStatus)
+            db.Add(new MemoryHistory
+            {
+                TenantId = owner.TenantId, UserId = owner.UserId, MemoryId = id,
+                Event = memory.Status == MemoryStatus.Archived ? MemoryEvent.Archived : MemoryEvent.Restored,
+                OldContent = memory.Content, ChangedAt = now, Actor = actor,
+            });
         try
         {
             await db.SaveChangesAsync(ct);
@@ -326,6 +339,12 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
     {
         await using var tx = await BeginOwnerTransactionAsync(new Owner(tenantId, userId), ct);
         var jobCount = await DeleteLearningJobsAsync(tenantId, userId, tx, ct);
+        await using (var lifecycle = Command("DELETE FROM lifecycle_state WHERE tenant_id = $1 AND user_id = $2", tx))
+        {
+            lifecycle.Parameters.AddWithValue(tenantId);
+            lifecycle.Parameters.AddWithValue(userId);
+            await lifecycle.ExecuteNonQueryAsync(ct);
+        }
         await db.Set<MemoryHistory>().Where(h => h.TenantId == tenantId && h.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);

@@ -112,13 +112,16 @@ public sealed class OwnerIndex
         tsvector_to_array(search_text)
         """;
 
-    private static string Owned(bool knowledge) => $"tenant_id = $1 AND {(knowledge ? "user_id IS NULL" : "user_id = $2")} AND valid_to IS NULL";
+    /// <summary>What is served: current (not superseded or ended), not archived.</summary>
+    private const string Served = "valid_to IS NULL AND status = 'active'";
+
+    private static string Owned(bool knowledge) => $"tenant_id = $1 AND {(knowledge ? "user_id IS NULL" : "user_id = $2")} AND {Served}";
 
     /// <summary>
     /// An owner's current rows with their vectors ($1 tenant, $2 user), for an index kept in memory. The vector comes
     /// in pgvector's binary form: Npgsql decodes a real[] element by element, ten times slower.
     /// </summary>
-    internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, halfvec_send(embedding) FROM memories WHERE {Owned(knowledge)}";
+    internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, halfvec_send(embedding), pinned FROM memories WHERE {Owned(knowledge)}";
 
     /// <summary>
     /// For an owner read for one request only: what ranking and filters use, with each row's cosine to the query in
@@ -133,7 +136,8 @@ public sealed class OwnerIndex
             SELECT id, seq, kind, key, tags, importance, observed_at, created_at, expires_at, access_count,
                    tsvector_to_array(search_text), CASE WHEN {metadata} THEN metadata::text END,
                    CASE WHEN embedding_model = {model} AND vector_dims(embedding) = cardinality({vector}::real[])
-                        THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END
+                        THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END,
+                   confidence
             FROM memories WHERE {Owned(knowledge)}
             """;
     }
@@ -170,6 +174,7 @@ public sealed class OwnerIndex
                 ExpiresAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
                 AccessCount = reader.GetInt32(9),
                 Metadata = IndexRow.Unserved,
+                Confidence = reader.GetFloat(13),
             };
             rows.Add(new IndexRow(m, 0, reader.GetInt64(1), null, 0, reader.GetFieldValue<string[]>(10),
                 IndexRow.ParseMetadata(reader.IsDBNull(11) ? null : reader.GetString(11)), reader.IsDBNull(12) ? null : reader.GetDouble(12)));
@@ -228,7 +233,7 @@ public sealed class OwnerIndex
         if (changed.Length > 0)
         {
             await using var cmd = new NpgsqlCommand(
-                $"SELECT {Columns}, halfvec_send(embedding) FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND valid_to IS NULL", connection);
+                $"SELECT {Columns}, halfvec_send(embedding), pinned FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND {Served}", connection);
             cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = changed });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -285,6 +290,7 @@ public sealed class OwnerIndex
             AccessCount = reader.GetInt32(18),
             LastAccessedAt = reader.IsDBNull(19) ? null : reader.GetFieldValue<DateTimeOffset>(19),
             EmbeddingModel = reader.IsDBNull(20) ? null : Canonical([reader.GetString(20)], canonical)[0],
+            Pinned = reader.GetBoolean(23),
         };
         var lexemes = Canonical(reader.GetFieldValue<string[]>(21), canonical);
         var vector = reader.IsDBNull(22) ? null : ReadVector(reader, 22);

@@ -57,6 +57,12 @@ public sealed class RetrievalOptions
     /// </summary>
     [Range(1, 1000)] public int IndexAdmitAfterRequests { get; set; } = 3;
 
+    /// <summary>
+    /// How much a memory's confidence discounts its score: score × (1 − discount × (1 − confidence)). At full
+    /// confidence (every stated memory) nothing changes; a memory marked not helpful ranks below an equal match.
+    /// </summary>
+    [Range(0.0, 1)] public double ConfidenceDiscount { get; set; } = 0.5;
+
     /// <summary>How often batched access statistics are written.</summary>
     [Range(50, 60_000)] public int AccessFlushMilliseconds { get; set; } = 1000;
 }

@@ -92,7 +92,8 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
         {
             var p = parts[i] with { Context = context[i] };
             var score = (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword + weights.Recency * p.Recency
-                + weights.Importance * p.Importance + weights.Activation * p.Activation + weights.Context * p.Context) / total;
+                + weights.Importance * p.Importance + weights.Activation * p.Activation + weights.Context * p.Context) / total
+                * (1 - o.ConfidenceDiscount * (1 - Math.Clamp(c.Confidence, 0, 1)));
             return (Candidate: c, Score: score, Parts: p);
         });
 
@@ -252,7 +253,7 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
             var (ix, row) = rows[r];
             var m = ix.Rows[row].Memory;
             return new Candidate(m.Id, similarity[r], hit[r] ? matched[r] * Norm(r) : 0, m.ObservedAt, m.Importance, ix.AccessCount(row),
-                m.CreatedAt, Position: r + 1, Row: r);
+                m.CreatedAt, Position: r + 1, Row: r, Confidence: m.Confidence);
         }).ToList();
     }
 
@@ -260,10 +261,13 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
     /// ACT-R base-level activation B = ln Σ (t − t_j)^−d, approximated from the access count n, the first
     /// use (creation) and the lifetime L in hours: B ≈ ln(n / (1 − d)) − d·ln(L); squashed to [0, 1].
     /// </summary>
-    internal static double Activation(Candidate c, DateTimeOffset now, double d)
+    internal static double Activation(Candidate c, DateTimeOffset now, double d) => Activation(c.AccessCount, c.CreatedAt, now, d);
+
+    /// <summary>The same activation from a memory's access count and creation time (the lifecycle's forgetting reads it).</summary>
+    public static double Activation(int accessCount, DateTimeOffset createdAt, DateTimeOffset now, double d)
     {
-        var n = c.AccessCount + 1; // creation counts as the first use
-        var lifetimeHours = Math.Max((now - c.CreatedAt).TotalHours, 1.0 / 60);
+        var n = accessCount + 1; // creation counts as the first use
+        var lifetimeHours = Math.Max((now - createdAt).TotalHours, 1.0 / 60);
         var b = Math.Log(n / (1 - d)) - d * Math.Log(lifetimeHours);
         return 1 / (1 + Math.Exp(-b));
     }
@@ -300,5 +304,5 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
     }
 
     internal sealed record Candidate(Guid Id, double? Similarity, double Keyword, DateTimeOffset ObservedAt, double Importance,
-        int AccessCount, DateTimeOffset CreatedAt, long Position = 0, int Row = 0);
+        int AccessCount, DateTimeOffset CreatedAt, long Position = 0, int Row = 0, double Confidence = 1);
 }

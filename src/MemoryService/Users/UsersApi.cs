@@ -47,7 +47,7 @@ public static class UsersApi
         var page = await users.OrderBy(u => u.Id).Take(take + 1)
             .Select(u => new UserResponse(u.Id, u.CreatedAt,
                 db.Set<Memory>().Count(m => m.TenantId == u.TenantId && m.UserId == u.Id),
-                db.Set<Memory>().Count(m => m.TenantId == u.TenantId && m.UserId == u.Id && m.ValidTo == null && (m.ExpiresAt == null || m.ExpiresAt > now))))
+                db.Set<Memory>().Count(m => m.TenantId == u.TenantId && m.UserId == u.Id && m.ValidTo == null && m.Status == MemoryStatus.Active && (m.ExpiresAt == null || m.ExpiresAt > now))))
             .ToListAsync(ct);
         var next = page.Count > take ? EncodeUserCursor(page[take - 1].UserId) : null;
         return TypedResults.Ok(new ListResponse<UserResponse>(page.Take(take).ToList(), next));

@@ -111,6 +111,16 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         new("GET /v1/webhooks/{id:guid}", s => Get($"/v1/webhooks/{s.WebhookId}"), Expect.NotFound),
         new("DELETE /v1/webhooks/{id:guid}", s => Send(HttpMethod.Delete, $"/v1/webhooks/{s.WebhookId}"), Expect.NotFound),
         new("GET /v1/webhooks/{id:guid}/deliveries", s => Get($"/v1/webhooks/{s.WebhookId}/deliveries"), Expect.NotFound),
+        // lifecycle
+        new("POST /v1/users/{user_id}/memories/{id:guid}/restore", s => Send(HttpMethod.Post, $"/v1/users/{s.User}/memories/{s.MemoryId}/restore"), Expect.NotFound),
+        new("POST /v1/users/{user_id}/memories/{id:guid}/feedback", s => Post($"/v1/users/{s.User}/memories/{s.MemoryId}/feedback", new { signal = "wrong" }),
+            Expect.NotFound),
+        new("POST /v1/users/{user_id}/lifecycle/run", s => Post($"/v1/users/{s.User}/lifecycle/run", new { dry_run = false }), Expect.NotFound),
+        new("POST /v1/knowledge/{id:guid}/restore", s => Send(HttpMethod.Post, $"/v1/knowledge/{s.KnowledgeId}/restore"), Expect.NotFound),
+        new("POST /v1/knowledge/lifecycle/run", _ => Post("/v1/knowledge/lifecycle/run", new { dry_run = false }), Expect.Empty("merged")),
+        new("GET /v1/settings/lifecycle", _ => Get("/v1/settings/lifecycle"), Expect.Own(HttpStatusCode.OK, b => Assert.True(b.GetProperty("is_default").GetBoolean()))),
+        new("PUT /v1/settings/lifecycle", _ => Send(HttpMethod.Put, "/v1/settings/lifecycle", new { promote_min_days = 5 }),
+            Expect.Own(HttpStatusCode.OK, b => Assert.Equal(5, b.GetProperty("settings").GetProperty("promote_min_days").GetInt32()))),
     ];
 
     [Fact]
@@ -214,6 +224,8 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         Assert.Equal(HttpStatusCode.OK, (await owner.Http.GetAsync($"/v1/webhooks/{seed.WebhookId}")).StatusCode);
         Assert.Equal(1L, await factory.QueryScalarAsync<long>("SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id IS NOT NULL", owner.TenantId));
         Assert.True((await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/settings"))).GetProperty("proxy_learning").GetBoolean());
+        var lifecycle = await ApiFactory.ReadAsync<JsonElement>(await owner.Http.GetAsync("/v1/settings/lifecycle"));
+        Assert.True(lifecycle.GetProperty("is_default").GetBoolean());
         owner.Dispose();
     }
 

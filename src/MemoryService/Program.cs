@@ -2,6 +2,7 @@ using MemoryService.Chat;
 using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
+using MemoryService.Graph;
 using MemoryService.Hosting;
 using MemoryService.Learning;
 using MemoryService.Llm;
@@ -24,6 +25,7 @@ builder.AddLlm();
 builder.AddLearning();
 builder.AddContext();
 builder.AddChat();
+builder.AddGraph();
 
 var app = builder.Build();
 
@@ -41,6 +43,7 @@ app.MapRetrieval();
 app.MapLearning();
 app.MapContext();
 app.MapChat();
+app.MapGraph();
 
 app.Run();
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Data;
+using MemoryService.Graph;
 using MemoryService.Retrieval;
 using MemoryService.Users;
 using Microsoft.EntityFrameworkCore;
@@ -23,7 +24,7 @@ public sealed record IdempotentResponse(string Key, byte[] RequestHash, int Stat
 /// The system of record. Every write is one transaction: rows, history and any idempotency record
 /// commit together or not at all. Every query is keyed by tenant (and user), never by id alone.
 /// </summary>
-public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clock)
+public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clock, EntityStore entities)
 {
     public MemoryDb Db => db;
 
@@ -178,6 +179,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         p.AddWithValue(embedder.ModelId);
         p.AddWithValue(actor);
         await cmd.ExecuteNonQueryAsync(ct);
+        await entities.LinkAsync(new Owner(ms[0].TenantId, ms[0].UserId), ms, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
     }
 
     public IQueryable<Memory> Owned(Owner owner) =>
@@ -242,6 +244,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
             await cmd.ExecuteNonQueryAsync(ct);
             memory.EmbeddingModel = embedder.ModelId;
         }
+        if (contentChanged) await entities.RelinkAsync(owner, memory, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
         await tx.CommitAsync(ct);
         return (WriteOutcome.Done, memory);
     }
@@ -285,6 +288,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         cmd.Parameters.AddWithValue(clock.GetUtcNow());
         cmd.Parameters.AddWithValue(actor);
         var count = await cmd.ExecuteNonQueryAsync(ct);
+        await EntityStore.DeleteOwnerAsync(new Owner(tenantId, userId), (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
         await tx.CommitAsync(ct);
         return count;
     }
@@ -300,6 +304,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, TimeProvider clo
         var jobCount = await DeleteLearningJobsAsync(tenantId, userId, tx, ct);
         await db.Set<MemoryHistory>().Where(h => h.TenantId == tenantId && h.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
+        await EntityStore.DeleteOwnerAsync(new Owner(tenantId, userId), (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
         await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);
         var users = await db.Set<AppUser>().Where(u => u.TenantId == tenantId && u.Id == userId).ExecuteDeleteAsync(ct);
         await tx.CommitAsync(ct);

@@ -40,7 +40,7 @@ public sealed class CrossTenantFactory : FakeOpenAiApiFactory
 public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture<CrossTenantFactory>
 {
     /// <summary>What tenant A stored: the ids and the unique strings that must never reach tenant B.</summary>
-    public sealed record Seed(string User, string MemoryId, string KnowledgeId, IReadOnlyList<string> Secrets);
+    public sealed record Seed(string User, string MemoryId, string KnowledgeId, IReadOnlyList<string> Secrets, string EntityId = "", string KnowledgeEntityId = "");
 
     /// <summary>
     /// What B gets. NotFound: 404. Empty: 200 with that list property empty. Own: B's own (empty) data with this
@@ -99,6 +99,15 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         new("POST /v1/openai/chat/completions", s => Post("/v1/openai/chat/completions",
             new { user = s.User, messages = new[] { new { role = "user", content = "Which striped tea, and what is the refund policy?" } } }),
             Expect.Own(HttpStatusCode.OK)),
+        // the entity graph
+        new("GET /v1/users/{user_id}/entities", s => Get($"/v1/users/{s.User}/entities"), Expect.Empty("items")),
+        new("GET /v1/users/{user_id}/entities/{entity_id:guid}", s => Get($"/v1/users/{s.User}/entities/{s.EntityId}"), Expect.NotFound),
+        new("POST /v1/users/{user_id}/entities/{entity_id:guid}/merge", s => Post($"/v1/users/{s.User}/entities/{s.EntityId}/merge",
+            new { into = s.KnowledgeEntityId }), Expect.NotFound),
+        new("GET /v1/knowledge/entities", _ => Get("/v1/knowledge/entities"), Expect.Empty("items")),
+        new("GET /v1/knowledge/entities/{entity_id:guid}", s => Get($"/v1/knowledge/entities/{s.KnowledgeEntityId}"), Expect.NotFound),
+        new("POST /v1/knowledge/entities/{entity_id:guid}/merge", s => Post($"/v1/knowledge/entities/{s.KnowledgeEntityId}/merge",
+            new { into = s.EntityId }), Expect.NotFound),
     ];
 
     [Fact]
@@ -145,15 +154,18 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         _owner = await factory.NewTenantAsync();
         var token = Guid.NewGuid().ToString("N")[..10];
         var user = "owner-" + token;
-        var memory = $"Prefers striped tea zebra{token}";
-        var knowledge = $"Refund policy ocelot{token}";
+        var memory = $"Prefers striped tea zebra{token} from Ceylon";
+        var knowledge = $"Refund policy ocelot{token} set by Acme Corp";
         var template = $"House rules heron{token}.\n{{{{preferences}}}}\n{{{{memories}}}}\n{{{{knowledge}}}}\n{{{{events}}}}";
         var memoryId = (await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Post($"/v1/users/{user}/memories",
             new { content = memory, kind = "preference" })))).GetProperty("id").GetString()!;
         var knowledgeId = (await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Post("/v1/knowledge",
             new { content = knowledge })))).GetProperty("id").GetString()!;
         await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Send(HttpMethod.Put, "/v1/context/template", new { template })));
-        return new Seed(user, memoryId, knowledgeId, [$"zebra{token}", $"ocelot{token}", $"heron{token}", memoryId, knowledgeId, user]);
+        var entityId = (await factory.QueryScalarAsync<Guid>("SELECT id FROM entities WHERE tenant_id = $1 AND user_id = $2", _owner.TenantId, user)).ToString();
+        var knowledgeEntityId = (await factory.QueryScalarAsync<Guid>("SELECT id FROM entities WHERE tenant_id = $1 AND user_id IS NULL", _owner.TenantId)).ToString();
+        return new Seed(user, memoryId, knowledgeId, [$"zebra{token}", $"ocelot{token}", $"heron{token}", memoryId, knowledgeId, user, entityId, knowledgeEntityId],
+            entityId, knowledgeEntityId);
     }
 
     private async Task RunAsync(Case c, Seed seed)

@@ -2,6 +2,7 @@ using MemoryService.Chat;
 using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
+using MemoryService.Graph;
 using MemoryService.Hosting;
 using MemoryService.Learning;
 using MemoryService.Lifecycle;
@@ -30,6 +31,7 @@ builder.AddChat();
 builder.AddMcp();
 builder.AddWebhooks();
 builder.AddLifecycle();
+builder.AddGraph();
 
 var app = builder.Build();
 
@@ -51,6 +53,7 @@ app.MapMcpServer();
 app.MapSettings();
 app.MapWebhooks();
 app.MapLifecycle();
+app.MapGraph();
 
 app.Run();
 

@@ -110,6 +110,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         // metadata only when events are shown (their own date lives there).
         var vector = searchMemories || searchKnowledge ? await embedder.EmbedQueryAsync(spec.Query!, ct) : null;
         var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", vector, ct, needMetadata: withEvents);
+        var graph = searchMemories || searchKnowledge ? await search.OpenGraphAsync(spec.Owner, view, null, ct) : null;
         var user = view.User ?? OwnerIndex.Empty;
         var current = Enumerable.Range(0, user.Count).Where(i => user.Rows[i].Memory.ExpiresAt is not { } e || e > now).ToList();
 
@@ -146,14 +147,14 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         // Relevant memories: ranked by the search pipeline, without what preferences and recent events already hold.
         if (searchMemories)
         {
-            var hits = search.Rank(view with { Knowledge = null }, new SearchQuery(spec.Query!, MaxRelevant + taken.Count, IncludeKnowledge: false), vector!);
+            var hits = search.Rank(view with { Knowledge = null }, new SearchQuery(spec.Query!, MaxRelevant + taken.Count, IncludeKnowledge: false), vector!, graph);
             foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)).Take(MaxRelevant))
                 picked.Add((ContextSection.Memories, hit.Memory, hit.Score));
         }
 
         if (searchKnowledge)
         {
-            var hits = search.Rank(view with { User = null }, new SearchQuery(spec.Query!, MaxKnowledge), vector!);
+            var hits = search.Rank(view with { User = null }, new SearchQuery(spec.Query!, MaxKnowledge), vector!, graph);
             foreach (var hit in hits.Where(h => taken.Add(h.Memory.Id)))
                 picked.Add((ContextSection.Knowledge, hit.Memory, hit.Score));
         }

@@ -90,7 +90,7 @@ public sealed class LearningPipeline(
         {
             // Similarity only: the score is the cosine, no recency or popularity; a look-up, not a retrieval (no access recorded).
             var hits = await search.SearchAsync(owner, new SearchQuery(candidates[i].Content, Limit: o.RelatedLimit,
-                IncludeKnowledge: false, Weights: new RankingWeights { Similarity = 1, Keyword = 0, Recency = 0, Importance = 0, Activation = 0, Context = 0 },
+                IncludeKnowledge: false, Weights: new RankingWeights { Similarity = 1, Keyword = 0, Recency = 0, Importance = 0, Activation = 0, Context = 0, Graph = 0 },
                 QueryVector: vectors[i], RecordAccess: false), ct);
             var related = new Dictionary<Guid, Related>();
             foreach (var hit in hits.Where(h => h.Parts.Similarity >= o.RelatedSimilarity))

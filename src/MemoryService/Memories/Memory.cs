@@ -125,7 +125,10 @@ internal sealed class MemoryHistoryConfiguration : IEntityTypeConfiguration<Memo
         b.Property(h => h.Event).HasConversion(MemoryConfiguration.LowercaseEnum<MemoryEvent>());
         b.Property(h => h.Detail).HasColumnType("jsonb").HasConversion(
             v => v == null ? null : v.ToJsonString(default(JsonSerializerOptions)),
-            v => v == null ? null : JsonNode.Parse(v, default, default)!.AsObject());
+            v => v == null ? null : JsonNode.Parse(v, default, default)!.AsObject(),
+            new Microsoft.EntityFrameworkCore.ChangeTracking.ValueComparer<JsonObject?>(
+                (a, b) => JsonNode.DeepEquals(a, b), v => v == null ? 0 : v.ToJsonString(default(JsonSerializerOptions)).GetHashCode(),
+                v => v == null ? null : v.DeepClone().AsObject()));
     }
 }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Data;
 using MemoryService.Embeddings;
+using MemoryService.Graph;
 using MemoryService.Retrieval;
 using MemoryService.Users;
 using MemoryService.Webhooks;
@@ -27,7 +28,7 @@ public sealed record IdempotentResponse(string Key, byte[] RequestHash, int Stat
 /// commit together or not at all. Every query is keyed by tenant (and user), never by id alone.
 /// </summary>
 public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worker, IOptions<EmbeddingsOptions> embeddings,
-    WebhookOutbox outbox, TimeProvider clock)
+    WebhookOutbox outbox, TimeProvider clock, EntityStore entities)
 {
     public MemoryDb Db => db;
 
@@ -205,6 +206,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         p.AddWithValue(actor);
         p.AddWithValue(ms.Select(m => m.Pinned).ToArray());
         await cmd.ExecuteNonQueryAsync(ct);
+        await entities.LinkAsync(new Owner(ms[0].TenantId, ms[0].UserId), ms, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
     }
 
     public IQueryable<Memory> Owned(Owner owner) =>
@@ -280,6 +282,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
             await cmd.ExecuteNonQueryAsync(ct);
             memory.EmbeddingModel = embedder.ModelId;
         }
+        if (contentChanged) await entities.RelinkAsync(owner, memory, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
         await outbox.EnqueueAsync(db, tx, owner.TenantId, [WebhookEvent.Of(memory, WebhookEventTypes.MemoryUpdated)], ct);
         await tx.CommitAsync(ct);
         return (WriteOutcome.Done, memory);
@@ -325,6 +328,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         cmd.Parameters.AddWithValue(clock.GetUtcNow());
         cmd.Parameters.AddWithValue(actor);
         var count = await cmd.ExecuteNonQueryAsync(ct);
+        await EntityStore.DeleteOwnerAsync(new Owner(tenantId, userId), (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
         await outbox.EnqueueAsync(db, tx, tenantId, [new WebhookEvent(WebhookEventTypes.UserReset, userId, new UserResetData(count))], ct);
         await tx.CommitAsync(ct);
         return count;
@@ -347,6 +351,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         }
         await db.Set<MemoryHistory>().Where(h => h.TenantId == tenantId && h.UserId == userId).ExecuteDeleteAsync(ct);
         await db.Set<IdempotencyRecord>().Where(r => r.TenantId == tenantId && r.UserId == userId).ExecuteDeleteAsync(ct);
+        await EntityStore.DeleteOwnerAsync(new Owner(tenantId, userId), (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
         await db.Set<Memory>().Where(m => m.TenantId == tenantId && m.UserId == userId).ExecuteDeleteAsync(ct);
         var users = await db.Set<AppUser>().Where(u => u.TenantId == tenantId && u.Id == userId).ExecuteDeleteAsync(ct);
         // Undelivered events carry the user's memories: they go too, and the erasure itself is announced without content.

@@ -67,7 +67,8 @@ public static class RetrievalApi
     }
 
     private static ScoreParts Round(ScoreParts p) => new(Math.Round(p.Similarity, 6), Math.Round(p.Keyword, 6),
-        Math.Round(p.Recency, 6), Math.Round(p.Importance, 6), Math.Round(p.Activation, 6), Math.Round(p.Context, 6));
+        Math.Round(p.Recency, 6), Math.Round(p.Importance, 6), Math.Round(p.Activation, 6), Math.Round(p.Context, 6),
+        Math.Round(p.Graph, 6), p.GraphPath);
 
     /// <summary>Turns a request into a query, or names every field that is wrong.</summary>
     public static (SearchQuery? Query, Dictionary<string, string[]> Errors) Validate(SearchRequest r)
@@ -78,7 +79,7 @@ public static class RetrievalApi
         if (r.Limit is < 1 or > 100) MemoryValidation.Add(errors, "limit", "Between 1 and 100.");
         MemoryValidation.Unit(r.MinScore, "min_score", errors);
         if (r.RecencyHalfLifeDays is { } h && (double.IsNaN(h) || h <= 0)) MemoryValidation.Add(errors, "recency_half_life_days", "Must be positive.");
-        if (r.Weights is { } w && new[] { w.Similarity, w.Keyword, w.Recency, w.Importance, w.Activation, w.Context }.Any(x => double.IsNaN(x) || x < 0 || x > 1000))
+        if (r.Weights is { } w && new[] { w.Similarity, w.Keyword, w.Recency, w.Importance, w.Activation, w.Context, w.Graph }.Any(x => double.IsNaN(x) || x < 0 || x > 1000))
             MemoryValidation.Add(errors, "weights", "Each weight is a number from 0 to 1000.");
         if (r.Tags is { } tags && (tags.Length > 50 || tags.Any(string.IsNullOrEmpty))) MemoryValidation.Add(errors, "tags", "At most 50 non-empty tags.");
 

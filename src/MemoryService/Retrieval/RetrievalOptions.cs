@@ -78,4 +78,6 @@ public sealed record RankingWeights
     public double Importance { get; init; } = 0.04;
     public double Activation { get; init; } = 0.02;
     public double Context { get; init; } = 0.4;
+    /// <summary>Spreading activation from the query's entities over the entity graph (Graph section).</summary>
+    public double Graph { get; init; } = 0.3;
 }

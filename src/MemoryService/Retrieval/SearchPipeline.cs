@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MemoryService.Graph;
 using MemoryService.Memories;
 using Microsoft.Extensions.Options;
 
@@ -25,8 +26,10 @@ public sealed record SearchQuery(
     float[]? QueryVector = null,
     bool RecordAccess = true);
 
-/// <summary>Each signal in [0, 1] and the weighted score.</summary>
-public sealed record ScoreParts(double Similarity, double Keyword, double Recency, double Importance, double Activation, double Context);
+/// <summary>Each signal in [0, 1] and the weighted score; <see cref="GraphPath"/> names the entities through which the
+/// graph signal reached the memory.</summary>
+public sealed record ScoreParts(double Similarity, double Keyword, double Recency, double Importance, double Activation, double Context,
+    double Graph = 0, IReadOnlyList<string>? GraphPath = null);
 
 public sealed record ScoredMemory(Memory Memory, double Score, ScoreParts Parts);
 
@@ -35,7 +38,7 @@ public sealed record ScoredMemory(Memory Memory, double Score, ScoreParts Parts)
 /// vector and by keyword over the owner's current memories, score with weighted signals, cut.
 /// </summary>
 public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryStore store, AccessTracker access,
-    IOptions<RetrievalOptions> options, TimeProvider clock)
+    IOptions<RetrievalOptions> options, TimeProvider clock, GraphIndex graphs)
 {
     public async Task<IReadOnlyList<ScoredMemory>> SearchAsync(Owner owner, SearchQuery query, CancellationToken ct)
     {
@@ -45,7 +48,8 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
         // 2a. the query's lexemes and the owner's current rows (user, and knowledge when asked), proven current
         var view = await index.OpenAsync(owner, query.IncludeKnowledge, query.Query, vector, ct,
             needMetadata: query.MetadataEquals is { Count: > 0 } || query.MetadataIn is { Count: > 0 });
-        var ranked = Rank(view, query, vector);
+        var graph = await OpenGraphAsync(owner, view, query.Weights, ct);
+        var ranked = Rank(view, query, vector, graph);
         if (!view.Complete)
         {
             var full = await CompleteAsync(owner.TenantId, ranked.Select(r => r.Memory), ct);
@@ -61,8 +65,12 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
     public Task<Dictionary<Guid, Memory>> CompleteAsync(Guid tenantId, IEnumerable<Memory> memories, CancellationToken ct) =>
         store.LoadAsync(tenantId, memories.Select(m => m.Id).Distinct().ToArray(), ct);
 
+    /// <summary>2c. the owner's entity graph at the view's version, when the graph signal has weight.</summary>
+    public async Task<GraphView?> OpenGraphAsync(Owner owner, IndexView view, RankingWeights? weights, CancellationToken ct) =>
+        (weights ?? options.Value.Weights).Graph > 0 ? await graphs.OpenAsync(owner, view, ct) : null;
+
     /// <summary>Steps 2b-4 over an opened view (the context builder ranks one view several ways).</summary>
-    public IReadOnlyList<ScoredMemory> Rank(IndexView view, SearchQuery query, float[] vector)
+    public IReadOnlyList<ScoredMemory> Rank(IndexView view, SearchQuery query, float[] vector, GraphView? graph = null)
     {
         var o = options.Value;
         var weights = query.Weights ?? o.Weights;
@@ -70,7 +78,9 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
 
         // 2b. gather candidates: top-N by cosine and top-N by BM25 over the owner's current, unexpired, matching rows
         var rows = Rows(view, query, now);
-        var candidates = Gather(rows, view.QueryLexemes, vector, o);
+        // 2d. spreading activation from the query's entities: a memory reached through an entity is a candidate too
+        var reached = weights.Graph > 0 && graph is not null ? graph.Activate(query.Query, graphs.Options) : null;
+        var candidates = Gather(rows, view.QueryLexemes, vector, o, reached is { Count: > 0 } ? GraphRows(rows, reached, graphs.Options.MaxGraphCandidates) : null);
         if (candidates.Count == 0) return [];
 
         // 3. score: every signal in [0, 1], weighted; keyword relevance relative to the best match
@@ -83,16 +93,21 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
             Recency: Math.Pow(0.5, Math.Max(0, (now - c.ObservedAt).TotalDays) / halfLife),
             Importance: c.Importance,
             Activation: Activation(c, now, o.ActivationDecay),
-            Context: 0)).ToArray();
+            Context: 0,
+            Graph: reached is not null && reached.TryGetValue(c.Id, out var hit) ? hit.Activation : 0,
+            GraphPath: reached is not null && reached.TryGetValue(c.Id, out var via) ? via.Path : null)).ToArray();
         var relevance = parts.Select(p => relevanceWeight > 0 ? (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword) / relevanceWeight : 0).ToArray();
         var context = EpisodeContext(candidates, relevance, TimeSpan.FromMinutes(o.EpisodeWindowMinutes), o.NeighbourRadius, o.NeighbourShare);
-        var total = relevanceWeight + weights.Recency + weights.Importance + weights.Activation + weights.Context;
+        // the graph weight counts only when the query reached something, so a query naming no entity scores as without it
+        var total = relevanceWeight + weights.Recency + weights.Importance + weights.Activation + weights.Context
+            + (reached is { Count: > 0 } ? weights.Graph : 0);
         if (total <= 0) total = 1;
         var scored = candidates.Select((c, i) =>
         {
             var p = parts[i] with { Context = context[i] };
             var score = (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword + weights.Recency * p.Recency
-                + weights.Importance * p.Importance + weights.Activation * p.Activation + weights.Context * p.Context) / total
+                + weights.Importance * p.Importance + weights.Activation * p.Activation + weights.Context * p.Context
+                + weights.Graph * p.Graph) / total
                 * (1 - o.ConfidenceDiscount * (1 - Math.Clamp(c.Confidence, 0, 1)));
             return (Candidate: c, Score: score, Parts: p);
         });
@@ -155,7 +170,16 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
     /// normalised by distinct lexemes; the query's lexemes are ORed, then expanded once with the best matches' words
     /// (pseudo-relevance feedback, RM3-style, at a lower weight). Exact: every row is scored, no approximate index.
     /// </summary>
-    private List<Candidate> Gather(List<Ranked> rows, string[] queryLexemes, float[] vector, RetrievalOptions o)
+    /// <summary>The ranked rows the graph reached, most activated first, at most <paramref name="max"/>.</summary>
+    private static List<int> GraphRows(List<Ranked> rows, Dictionary<Guid, GraphHit> reached, int max)
+    {
+        var found = new List<(int Row, double Activation, Guid Id)>();
+        for (var r = 0; r < rows.Count; r++)
+            if (reached.TryGetValue(rows[r].Index.Rows[rows[r].Row].Memory.Id, out var hit)) found.Add((r, hit.Activation, rows[r].Index.Rows[rows[r].Row].Memory.Id));
+        return found.OrderByDescending(f => f.Activation).ThenBy(f => f.Id).Take(max).Select(f => f.Row).ToList();
+    }
+
+    private List<Candidate> Gather(List<Ranked> rows, string[] queryLexemes, float[] vector, RetrievalOptions o, List<int>? alsoRows = null)
     {
         var n = rows.Count;
         if (n == 0) return [];
@@ -247,7 +271,8 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
         Guid IdOf(int r) => rows[r].Index.Rows[rows[r].Row].Memory.Id;
         var picked = Enumerable.Range(0, n).Where(r => similarity[r] is not null)
             .OrderByDescending(r => similarity[r]).ThenBy(IdOf).Take(o.CandidatesPerSignal)
-            .Union(Enumerable.Range(0, n).Where(r => hit[r]).OrderByDescending(r => matched[r] * Norm(r)).ThenBy(IdOf).Take(o.CandidatesPerSignal));
+            .Union(Enumerable.Range(0, n).Where(r => hit[r]).OrderByDescending(r => matched[r] * Norm(r)).ThenBy(IdOf).Take(o.CandidatesPerSignal))
+            .Union(alsoRows ?? []);
         return picked.Select(r =>
         {
             var (ix, row) = rows[r];

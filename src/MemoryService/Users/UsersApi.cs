@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using MemoryService.Data;
+using MemoryService.Graph;
 using MemoryService.Hosting;
 using MemoryService.Memories;
 using MemoryService.Tenancy;
@@ -14,7 +15,8 @@ public static class UsersApi
     public sealed record UserResponse(string UserId, DateTimeOffset CreatedAt, int MemoryCount, int CurrentMemoryCount);
     public sealed record ResetResponse(string UserId, int Deleted);
     public sealed record ExportResponse(string UserId, DateTimeOffset CreatedAt, DateTimeOffset ExportedAt,
-        IReadOnlyList<MemoryResponse> Memories, IReadOnlyList<HistoryResponse> History);
+        IReadOnlyList<MemoryResponse> Memories, IReadOnlyList<HistoryResponse> History,
+        IReadOnlyList<EntitiesApi.EntityResponse>? Entities = null, IReadOnlyList<EntitiesApi.RelationResponse>? Relations = null);
 
     public static IEndpointRouteBuilder MapUsers(this IEndpointRouteBuilder app)
     {
@@ -65,7 +67,7 @@ public static class UsersApi
         await store.EraseAsync(caller.TenantId, user_id, ct) ? TypedResults.NoContent() : TypedResults.Problem(Problems.NotFound("user"));
 
     private static async Task<Results<Ok<ExportResponse>, ProblemHttpResult>> Export(string user_id, Caller caller, MemoryDb db,
-        CancellationToken ct)
+        Npgsql.NpgsqlDataSource data, CancellationToken ct)
     {
         var user = await db.Set<AppUser>().AsNoTracking().FirstOrDefaultAsync(u => u.TenantId == caller.TenantId && u.Id == user_id, ct);
         if (user is null) return TypedResults.Problem(Problems.NotFound("user"));
@@ -73,8 +75,18 @@ public static class UsersApi
             .OrderBy(m => m.CreatedAt).ThenBy(m => m.Id).ToListAsync(ct);
         var history = await db.Set<MemoryHistory>().AsNoTracking().Where(h => h.TenantId == caller.TenantId && h.UserId == user_id)
             .OrderBy(h => h.Id).ToListAsync(ct);
+        var (entities, relations) = await ExportGraphAsync(data, new Owner(caller.TenantId, user_id), ct);
         return TypedResults.Ok(new ExportResponse(user.Id, user.CreatedAt, DateTimeOffset.UtcNow,
-            memories.Select(m => m.AsResponse()).ToList(), history.Select(h => h.AsResponse()).ToList()));
+            memories.Select(m => m.AsResponse()).ToList(), history.Select(h => h.AsResponse()).ToList(), entities, relations));
+    }
+
+    private static async Task<(List<EntitiesApi.EntityResponse>, List<EntitiesApi.RelationResponse>)> ExportGraphAsync(
+        Npgsql.NpgsqlDataSource data, Owner owner, CancellationToken ct)
+    {
+        await using var c = await data.OpenConnectionAsync(ct);
+        var entities = await EntityStore.ListAsync(c, owner, null, null, int.MaxValue, ct);
+        var relations = await EntityStore.RelationsAsync(c, owner, null, int.MaxValue, ct);
+        return (entities.Select(e => e.Row.AsResponse()).ToList(), relations.Select(r => r.AsResponse()).ToList());
     }
 
     private static string EncodeUserCursor(string userId) =>

@@ -41,7 +41,8 @@ public sealed class CrossTenantFactory : FakeOpenAiApiFactory
 public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture<CrossTenantFactory>
 {
     /// <summary>What tenant A stored: the ids and the unique strings that must never reach tenant B.</summary>
-    public sealed record Seed(string User, string MemoryId, string KnowledgeId, IReadOnlyList<string> Secrets, string WebhookId = "");
+    public sealed record Seed(string User, string MemoryId, string KnowledgeId, IReadOnlyList<string> Secrets, string WebhookId = "",
+        string EntityId = "", string KnowledgeEntityId = "");
 
     /// <summary>
     /// What B gets. NotFound: 404. Empty: 200 with that list property empty. Own: B's own (empty) data with this
@@ -121,6 +122,15 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         new("GET /v1/settings/lifecycle", _ => Get("/v1/settings/lifecycle"), Expect.Own(HttpStatusCode.OK, b => Assert.True(b.GetProperty("is_default").GetBoolean()))),
         new("PUT /v1/settings/lifecycle", _ => Send(HttpMethod.Put, "/v1/settings/lifecycle", new { promote_min_days = 5 }),
             Expect.Own(HttpStatusCode.OK, b => Assert.Equal(5, b.GetProperty("settings").GetProperty("promote_min_days").GetInt32()))),
+        // the entity graph
+        new("GET /v1/users/{user_id}/entities", s => Get($"/v1/users/{s.User}/entities"), Expect.Empty("items")),
+        new("GET /v1/users/{user_id}/entities/{entity_id:guid}", s => Get($"/v1/users/{s.User}/entities/{s.EntityId}"), Expect.NotFound),
+        new("POST /v1/users/{user_id}/entities/{entity_id:guid}/merge", s => Post($"/v1/users/{s.User}/entities/{s.EntityId}/merge",
+            new { into = s.KnowledgeEntityId }), Expect.NotFound),
+        new("GET /v1/knowledge/entities", _ => Get("/v1/knowledge/entities"), Expect.Empty("items")),
+        new("GET /v1/knowledge/entities/{entity_id:guid}", s => Get($"/v1/knowledge/entities/{s.KnowledgeEntityId}"), Expect.NotFound),
+        new("POST /v1/knowledge/entities/{entity_id:guid}/merge", s => Post($"/v1/knowledge/entities/{s.KnowledgeEntityId}/merge",
+            new { into = s.EntityId }), Expect.NotFound),
     ];
 
     [Fact]
@@ -167,8 +177,8 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         _owner = await factory.NewTenantAsync();
         var token = Guid.NewGuid().ToString("N")[..10];
         var user = "owner-" + token;
-        var memory = $"Prefers striped tea zebra{token}";
-        var knowledge = $"Refund policy ocelot{token}";
+        var memory = $"Prefers striped tea zebra{token} from Ceylon";
+        var knowledge = $"Refund policy ocelot{token} set by Acme Corp";
         var template = $"House rules heron{token}.\n{{{{preferences}}}}\n{{{{memories}}}}\n{{{{knowledge}}}}\n{{{{events}}}}";
         var memoryId = (await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Post($"/v1/users/{user}/memories",
             new { content = memory, kind = "preference" })))).GetProperty("id").GetString()!;
@@ -179,8 +189,10 @@ public sealed class CrossTenantTests(CrossTenantFactory factory) : IClassFixture
         var webhook = await ApiFactory.ReadAsync<JsonElement>(await _owner.Http.SendAsync(Post("/v1/webhooks",
             new { url = $"http://127.0.0.1:9/lynx{token}", events = new[] { "user.erased" } })));
         var webhookId = webhook.GetProperty("id").GetString()!;
+        var entityId = (await factory.QueryScalarAsync<Guid>("SELECT id FROM entities WHERE tenant_id = $1 AND user_id = $2", _owner.TenantId, user)).ToString();
+        var knowledgeEntityId = (await factory.QueryScalarAsync<Guid>("SELECT id FROM entities WHERE tenant_id = $1 AND user_id IS NULL", _owner.TenantId)).ToString();
         return new Seed(user, memoryId, knowledgeId, [$"zebra{token}", $"ocelot{token}", $"heron{token}", memoryId, knowledgeId, user,
-            $"lynx{token}", webhookId, webhook.GetProperty("secret").GetString()!], webhookId);
+            $"lynx{token}", webhookId, webhook.GetProperty("secret").GetString()!, entityId, knowledgeEntityId], webhookId, entityId, knowledgeEntityId);
     }
 
     private async Task RunAsync(Case c, Seed seed)

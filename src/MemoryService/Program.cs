@@ -2,6 +2,7 @@ using MemoryService.Chat;
 using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
+using MemoryService.Explorer;
 using MemoryService.Hosting;
 using MemoryService.Learning;
 using MemoryService.Llm;
@@ -41,6 +42,7 @@ app.MapRetrieval();
 app.MapLearning();
 app.MapContext();
 app.MapChat();
+app.MapExplorer();
 
 app.Run();
 

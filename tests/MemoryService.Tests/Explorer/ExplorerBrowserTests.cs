@@ -63,6 +63,7 @@ public sealed class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<Exp
         var events = old.FindElements(By.CssSelector(".timeline li")).Select(e => e.GetAttribute("data-event")).ToList();
         Assert.Equal(["created", "superseded"], events);
         Assert.Contains("Preferences", Wait("#group-preference").Text);
+        Js("arguments[0].scrollIntoView({block: 'center'})", old);
         fx.Screenshot("explorer-user");
 
         // Phone width: the same view fits without sideways scrolling.
@@ -253,7 +254,7 @@ public sealed class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<Exp
         if (Browser.Url.EndsWith(hash, StringComparison.Ordinal) is false) Open(hash);
     }
 
-    private object? Js(string script) => ((IJavaScriptExecutor)Browser).ExecuteScript(script);
+    private object? Js(string script, params object[] args) => ((IJavaScriptExecutor)Browser).ExecuteScript(script, args);
 
     private IWebElement Wait(string css)
     {

@@ -19,7 +19,7 @@ function h(tag, attrs, ...children) {
     else if (name === 'text') el.textContent = value;
     else el.setAttribute(name, value === true ? '' : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -313,7 +313,7 @@ function memoryCard(m, userId, { onChange, status }) {
 
   card.append(
     h('p', { class: 'content' }, m.content, ' ', badges),
-    h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    h('dl', { class: 'facts' }, facts.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v)))),
     h('div', { class: 'row actions' },
       h('button', { type: 'button', 'data-action': 'history', onclick: () => history() }, 'History'),
       h('button', { type: 'button', 'data-action': 'edit', onclick: () => edit() }, 'Edit'),
@@ -399,7 +399,7 @@ function timeline(events, memory) {
       e.event === 'superseded' && memory.superseded_by ? h('p', { class: 'by' }, `Superseded by memory ${memory.superseded_by}`) : null,
       e.old_content && e.old_content !== e.new_content ? h('p', { class: 'old' }, h('span', { class: 'label' }, 'Before: '), h('del', {}, e.old_content)) : null,
       e.new_content ? h('p', { class: 'new' }, h('span', { class: 'label' }, e.old_content ? 'After: ' : 'Content: '), e.new_content) : null,
-      extra.length ? h('dl', { class: 'facts' }, extra.map(([k, v]) => [h('dt', {}, k.replace(/_/g, ' ')), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))])) : null);
+      extra.length ? h('dl', { class: 'facts' }, extra.map(([k, v]) => h('div', {}, h('dt', {}, k.replace(/_/g, ' ')), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))))) : null);
   }));
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what MemoryService needs on Debian/Ubuntu: checks the .NET SDK, installs the PostgreSQL
-# server, pgvector, and curl + jq (the README walkthrough). Idempotent: a second run only checks and takes seconds.
+# server, pgvector and curl + jq (the README walkthrough); with --tests also chromium + chromium-driver (the explorer's
+# browser tests). Idempotent: a second run only checks and takes seconds.
 set -euo pipefail
 
 log() { printf '[prereqs] %s\n' "$*" >&2; }
@@ -48,6 +49,13 @@ if [ ! -e /usr/share/zoneinfo/America/Los_Angeles ]; then
   log "installing tzdata"
   apt_update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tzdata >/dev/null
+fi
+
+# --- chromium + chromium-driver (the explorer page's browser tests drive Debian's headless chromium) -------
+if [ "${1:-}" = "--tests" ] && { ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; }; then
+  log "installing chromium and chromium-driver"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 # --- pgvector -----------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 # PostgreSQL cluster (or MEMORY_TEST_DATABASE), and prints "Tests: N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/prereqs.sh || exit 1
+bash scripts/prereqs.sh --tests || exit 1
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT

@@ -3,6 +3,7 @@ using MemoryService.Context;
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Graph;
+using MemoryService.Explorer;
 using MemoryService.Hosting;
 using MemoryService.Learning;
 using MemoryService.Lifecycle;
@@ -54,6 +55,7 @@ app.MapSettings();
 app.MapWebhooks();
 app.MapLifecycle();
 app.MapGraph();
+app.MapExplorer();
 
 app.Run();
 

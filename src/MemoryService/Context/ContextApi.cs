@@ -33,8 +33,11 @@ public static class ContextApi
 
     public sealed record UsedMemory(Guid Id, MemoryKind Kind, double Score, string Section);
 
+    public sealed record DroppedMemory(Guid Id, MemoryKind Kind, double Score, string Section, string Content);
+
     public sealed record ContextResponse(string SystemPrompt, int TokenCount, int TokenBudget, ContextFormat Format,
-        IReadOnlyList<ContextSectionResponse> Sections, IReadOnlyList<UsedMemory> Memories);
+        IReadOnlyList<ContextSectionResponse> Sections, IReadOnlyList<UsedMemory> Memories,
+        [property: Description("Candidates gathered for the prompt that did not fit the token budget, most valuable first.")] IReadOnlyList<DroppedMemory> Dropped);
 
     public sealed record TemplateRequest([property: Description("The wrapper text with placeholders; at most 8,000 characters.")] string? Template);
 
@@ -127,7 +130,9 @@ public static class ContextApi
         ContextSections.All.Where(spec.Sections.Contains).Select(s => new ContextSectionResponse(ContextSections.Name(s),
             built.Items.Where(i => i.Section == s).Select(i => new ContextItemResponse(i.Memory.Id, i.Memory.Kind, i.Memory.Content, i.Date,
                 Math.Round(i.Score, 6))).ToList())).ToList(),
-        built.Items.Select(i => new UsedMemory(i.Memory.Id, i.Memory.Kind, Math.Round(i.Score, 6), ContextSections.Name(i.Section))).ToList());
+        built.Items.Select(i => new UsedMemory(i.Memory.Id, i.Memory.Kind, Math.Round(i.Score, 6), ContextSections.Name(i.Section))).ToList(),
+        built.Dropped.Select(i => new DroppedMemory(i.Memory.Id, i.Memory.Kind, Math.Round(i.Score, 6), ContextSections.Name(i.Section),
+            i.Memory.Content)).ToList());
 
     private static async Task<Ok<TemplateResponse>> GetTemplate(Caller caller, MemoryDb db, CancellationToken ct)
     {

@@ -33,8 +33,11 @@ public sealed record ContextItem(ContextSection Section, Memory Memory, double S
     public double Value => ContextSections.Weight(Section) + Score;
 }
 
-/// <summary>The system prompt and the items it holds, section by section, in rendering order.</summary>
-public sealed record BuiltContext(string SystemPrompt, int TokenCount, IReadOnlyList<ContextItem> Items);
+/// <summary>
+/// The system prompt and the items it holds, section by section, in rendering order; <see cref="Dropped"/> are the
+/// candidates gathered for it that the token budget left out, most valuable first.
+/// </summary>
+public sealed record BuiltContext(string SystemPrompt, int TokenCount, IReadOnlyList<ContextItem> Items, IReadOnlyList<ContextItem> Dropped);
 
 /// <summary>
 /// Assembles a user's system prompt: gathers each section's candidates, then keeps the most valuable whole items
@@ -90,7 +93,8 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
             var prompt = Render(spec, kept);
             var count = tokens.CountTokens(prompt);
             if (count <= spec.TokenBudget || kept.Count == 0)
-                return new BuiltContext(prompt, count, InRenderOrder(kept));
+                return new BuiltContext(prompt, count, InRenderOrder(kept),
+                    candidates.Where(c => !kept.Contains(c)).OrderByDescending(c => c.Value).ToList());
             kept.Remove(kept.MinBy(k => k.Value)!);
         }
     }

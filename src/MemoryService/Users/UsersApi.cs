@@ -33,10 +33,13 @@ public static class UsersApi
     }
 
     private static async Task<Results<Ok<ListResponse<UserResponse>>, ValidationProblem>> List(Caller caller, MemoryDb db,
-        [Description("1-500, default 100.")] int? limit, [Description("next_cursor of the previous page.")] string? cursor, CancellationToken ct)
+        [Description("1-500, default 100.")] int? limit, [Description("next_cursor of the previous page.")] string? cursor,
+        [Description("Only users whose id contains this text, ignoring case; 1-128 characters.")] string? q, CancellationToken ct)
     {
         var take = limit ?? 100;
         if (take is < 1 or > 500) return TypedResults.ValidationProblem(Problems.Field("limit", "Between 1 and 500."));
+        if (q is not null && (q.Length is 0 or > 128 || q.Any(char.IsControl)))
+            return TypedResults.ValidationProblem(Problems.Field("q", "1-128 characters without control characters."));
         string? after = null;
         if (cursor is not null)
         {
@@ -45,6 +48,11 @@ public static class UsersApi
         }
         var users = db.Set<AppUser>().AsNoTracking().Where(u => u.TenantId == caller.TenantId);
         if (after is not null) users = users.Where(u => string.Compare(u.Id, after) > 0);
+        if (q is not null)
+        {
+            var pattern = "%" + q.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_") + "%";
+            users = users.Where(u => EF.Functions.ILike(u.Id, pattern, @"\"));
+        }
         var now = DateTimeOffset.UtcNow;
         var page = await users.OrderBy(u => u.Id).Take(take + 1)
             .Select(u => new UserResponse(u.Id, u.CreatedAt,

@@ -115,6 +115,26 @@ public sealed class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<Exp
     }
 
     [Fact]
+    public async Task AnArchivedMemoryIsShownOnRequestAndRestoredWithOneClick()
+    {
+        var id = await fx.CreateAsync(ExplorerFixture.User, new { content = "Collects vintage fountain pens", kind = "fact" });
+        var archived = await fx.Api.PatchAsJsonAsync($"/v1/users/{ExplorerFixture.User}/memories/{id}", new { status = "archived" }, ApiFactory.Json);
+        Assert.Equal(HttpStatusCode.OK, archived.StatusCode);
+        SignIn($"#/users/{ExplorerFixture.User}");
+        WaitAll("article.memory");
+        Assert.Empty(Browser.FindElements(By.CssSelector($"article[data-id='{id}']"))); // archived ones are not listed by default
+
+        Wait("label[for^=archived]").Click();
+        var card = Wait($"article[data-id='{id}']");
+        Assert.Contains("archived", card.FindElement(By.CssSelector(".content")).Text);
+        card.FindElement(By.CssSelector("button[data-action=restore]")).Click();
+
+        Until(() => Browser.FindElements(By.CssSelector($"article[data-id='{id}'] button[data-action=restore]")).Count == 0
+            && Browser.FindElements(By.CssSelector($"article[data-id='{id}']")).Count == 1, "the restored memory still offers Restore");
+        Assert.Equal("active", (await GetMemoryAsync(id)).GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task SearchShowsEachScoreComponentAsABar()
     {
         const string query = "fish curry on Friday";

@@ -131,7 +131,7 @@ public sealed class ExplorerFixture : IAsyncLifetime
         var root = AppContext.BaseDirectory;
         while (root is not null && !File.Exists(Path.Combine(root, "MemoryService.sln"))) root = Path.GetDirectoryName(root);
         Assert.True(root is not null, "chromium is missing and the repository (scripts/prereqs.sh) was not found above the test assembly");
-        using var prereqs = Process.Start(new ProcessStartInfo("bash", [Path.Combine(root!, "scripts", "prereqs.sh")]) { UseShellExecute = false })!;
+        using var prereqs = Process.Start(new ProcessStartInfo("bash", [Path.Combine(root!, "scripts", "prereqs.sh"), "--tests"]) { UseShellExecute = false })!;
         prereqs.WaitForExit();
         Assert.True(prereqs.ExitCode == 0 && File.Exists(Chromium) && File.Exists(ChromeDriver),
             $"scripts/prereqs.sh (exit {prereqs.ExitCode}) did not install {Chromium} and {ChromeDriver}");

@@ -211,15 +211,18 @@ function userView(userId) { ownerView(userId); }
 
 function ownerView(userId) {
   const isKnowledge = userId === null;
-  const state = { superseded: false, items: [], cursor: null };
+  const state = { superseded: false, archived: false, items: [], cursor: null };
   const list = h('div', { class: 'groups' });
   const more = h('div', { class: 'pager' });
   const status = h('p', { class: 'status', 'aria-live': 'polite' });
   const toggleId = nextId('superseded');
+  const archivedId = nextId('archived');
 
   const tools = h('div', { class: 'row tools' },
     h('input', { id: toggleId, type: 'checkbox', onchange: (e) => { state.superseded = e.target.checked; reload(); } }),
     h('label', { for: toggleId }, 'Show superseded'),
+    h('input', { id: archivedId, type: 'checkbox', onchange: (e) => { state.archived = e.target.checked; reload(); } }),
+    h('label', { for: archivedId }, 'Show archived'),
     isKnowledge ? null : h('a', { class: 'button', href: `#/why?user=${encodeURIComponent(userId)}` }, 'Why…'),
     isKnowledge ? null : h('button', { type: 'button', onclick: exportUser }, 'Export'),
     isKnowledge ? null : h('button', { type: 'button', class: 'danger', onclick: () => eraseConfirm() }, 'Erase user…'));
@@ -260,6 +263,7 @@ function ownerView(userId) {
   async function load() {
     const qs = new URLSearchParams({ limit: 100 });
     if (state.superseded) qs.set('include_superseded', 'true');
+    if (state.archived) qs.set('include_archived', 'true');
     if (state.cursor) qs.set('cursor', state.cursor);
     const result = await guard(() => api('GET', `${base(userId)}?${qs}`));
     if (!result) return;
@@ -317,6 +321,7 @@ function memoryCard(m, userId, { onChange, status }) {
     h('div', { class: 'row actions' },
       h('button', { type: 'button', 'data-action': 'history', onclick: () => history() }, 'History'),
       h('button', { type: 'button', 'data-action': 'edit', onclick: () => edit() }, 'Edit'),
+      m.status === 'archived' ? h('button', { type: 'button', 'data-action': 'restore', onclick: () => restore() }, 'Restore') : null,
       h('button', { type: 'button', 'data-action': 'delete', class: 'danger', onclick: () => confirmDelete() }, 'Delete')),
     detail);
 
@@ -366,6 +371,13 @@ function memoryCard(m, userId, { onChange, status }) {
       status.textContent = `Saved: now version ${result.data.version}.`;
       onChange();
     }
+  }
+
+  async function restore() {
+    const done = await guard(() => api('POST', `${base(userId)}/${m.id}/restore`), detail);
+    if (done === undefined) return;
+    status.textContent = 'Restored: served in search and context again.';
+    onChange();
   }
 
   function confirmDelete() {

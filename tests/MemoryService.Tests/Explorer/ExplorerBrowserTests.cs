@@ -148,7 +148,7 @@ public sealed class ExplorerBrowserTests(ExplorerFixture fx) : IClassFixture<Exp
         Assert.Equal(first.GetProperty("memory").GetProperty("id").GetString(), hits[0].GetAttribute("data-id"));
         Assert.Contains("Cooks a fish curry every Friday", hits[0].Text);
 
-        foreach (var part in new[] { "similarity", "keyword", "recency", "importance", "activation", "context" })
+        foreach (var part in new[] { "similarity", "keyword", "recency", "importance", "activation", "context", "graph" })
         {
             var row = hits[0].FindElement(By.CssSelector($"tr[data-part='{part}']"));
             var shown = double.Parse(row.FindElement(By.CssSelector(".part-value")).Text, CultureInfo.InvariantCulture);

@@ -7,7 +7,7 @@ const KEY = 'memoryservice.explorer.key';
 const PAGE = 25;
 const KIND_ORDER = ['preference', 'fact', 'event', 'knowledge'];
 const KIND_TITLE = { preference: 'Preferences', fact: 'Facts', event: 'Events', knowledge: 'Knowledge' };
-const PARTS = ['similarity', 'keyword', 'recency', 'importance', 'activation', 'context'];
+const PARTS = ['similarity', 'keyword', 'recency', 'importance', 'activation', 'context', 'graph'];
 
 // ---- small DOM helpers ----
 

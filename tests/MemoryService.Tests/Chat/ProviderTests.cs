@@ -208,6 +208,36 @@ public abstract class ProviderContractTests<TFactory>(TFactory factory) : IAsync
         }
     }
 
+    [Fact]
+    public async Task ProxyLearnsFromAStreamedExchangeThroughTheProvider()
+    {
+        using var t = await factory.NewTenantAsync();
+        var user = MemoryService.Tests.Learning.LearningApiTests.NewUser();
+        // The same canned answer for the proxied chat and for learning's extraction call that follows it.
+        Model.ChatReply = _ => JsonSerializer.Serialize(new
+        {
+            memories = new[] { new { kind = "preference", content = "Prefers aisle seats", key = "seat", importance = 0.7, confidence = 0.9, event_date = (string?)null, evidence = "I prefer aisle seats." } },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/openai/chat/completions")
+        {
+            Content = JsonContent.Create(new { user, stream = true, messages = new[] { new { role = "user", content = "I prefer aisle seats." } } }),
+        };
+        request.Headers.Add("X-Memory-Learn", "true");
+
+        using var response = await t.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var body = await response.Content.ReadAsStringAsync();
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.Equal("[DONE]", Sse.Parse(body).Last());
+        for (var i = 0; i < 150; i++)
+        {
+            var list = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync($"/v1/users/{user}/memories"));
+            if (list.GetProperty("items").EnumerateArray().Any(m => m.GetProperty("content").GetString() == "Prefers aisle seats")) return;
+            await Task.Delay(100);
+        }
+        Assert.Fail("the streamed proxy exchange was not learned within 15 s");
+    }
+
     /// <summary>Asserts learning's JSON schema went in the provider's own structured-output field.</summary>
     protected abstract void AssertSchemaSent(JsonElement request);
 

@@ -55,6 +55,25 @@ public sealed class TypeScriptSdkTests(TypeScriptSdkFixture sdk) : IClassFixture
         }
     }
 
+    [Fact]
+    public void SampleTypeChecksAndTheReadmesShowIt()
+    {
+        var samples = Path.Combine(TypeScriptSdkFixture.RepositoryRoot, "samples", "typescript");
+        var check = TypeScriptSdkFixture.Run("node", [Path.Combine(SdkDirectory, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"],
+            samples, Minutes);
+        Assert.True(check.ExitCode == 0, $"tsc -p samples/typescript failed (exit {check.ExitCode}):\n{check.Output}");
+
+        var block = "```ts\n" + File.ReadAllText(Path.Combine(samples, "quickstart.ts")) + "```\n";
+        var readme = File.ReadAllText(Path.Combine(TypeScriptSdkFixture.RepositoryRoot, "README.md"));
+        var section = readme.IndexOf("\n## Use from TypeScript\n", StringComparison.Ordinal);
+        Assert.True(section >= 0, "README.md has no \"## Use from TypeScript\" section");
+        var next = readme.IndexOf("\n## ", section + 1, StringComparison.Ordinal);
+        var useFromTypeScript = next < 0 ? readme[section..] : readme[section..next];
+        Assert.True(useFromTypeScript.Contains(block, StringComparison.Ordinal), "README.md's \"Use from TypeScript\" block differs from samples/typescript/quickstart.ts");
+        Assert.True(File.ReadAllText(Path.Combine(SdkDirectory, "README.md")).Contains(block, StringComparison.Ordinal),
+            "sdk/typescript/README.md's example differs from samples/typescript/quickstart.ts");
+    }
+
     private static int Counter(string tap, string name) =>
         Regex.Match(tap, $@"^# {name} (\d+)\s*$", RegexOptions.Multiline | RegexOptions.NonBacktracking) is { Success: true } m ? int.Parse(m.Groups[1].Value) : -1;
 

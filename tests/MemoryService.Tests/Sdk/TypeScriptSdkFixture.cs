@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using MemoryService.Tests.Infrastructure;
 
 namespace MemoryService.Tests.Sdk;
@@ -39,7 +36,7 @@ public sealed class TypeScriptSdkFixture : IAsyncLifetime
             ["RateLimit__Burst"] = "100000",
             ["Auth__FailedAttemptsBurst"] = "100000",
         }, TimeSpan.FromSeconds(60));
-        TenantKey = await NewTenantKeyAsync();
+        TenantKey = await _service.NewTenantKeyAsync(AdminKey, "ts-sdk");
         var npm = await install;
         Assert.True(npm.ExitCode == 0, $"npm ci in sdk/typescript failed (exit {npm.ExitCode}):\n{npm.Output}");
     }
@@ -87,16 +84,6 @@ public sealed class TypeScriptSdkFixture : IAsyncLifetime
         }
         process.WaitForExit();
         lock (output) return new Outcome(process.ExitCode, output.ToString(), stdout.ToString());
-    }
-
-    private async Task<string> NewTenantKeyAsync()
-    {
-        using var admin = new HttpClient { BaseAddress = new Uri(BaseUrl) };
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
-        var tenant = await ApiFactory.ReadAsync<JsonElement>(await admin.PostAsJsonAsync("/v1/admin/tenants", new { name = "ts-sdk" }, ApiFactory.Json));
-        var key = await ApiFactory.ReadAsync<JsonElement>(await admin.PostAsJsonAsync(
-            $"/v1/admin/tenants/{tenant.GetProperty("id").GetString()}/keys", new { name = "ts-sdk" }, ApiFactory.Json));
-        return key.GetProperty("key").GetString()!;
     }
 
     private static bool OnPath(string program) =>

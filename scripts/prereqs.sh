@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what MemoryService needs on Debian/Ubuntu: checks the .NET SDK, installs the PostgreSQL
 # server, pgvector and curl + jq (the README walkthrough); with --tests also chromium + chromium-driver (the explorer's
-# browser tests). Idempotent: a second run only checks and takes seconds.
+# browser tests) and nodejs + npm (the TypeScript SDK's tests). Idempotent: a second run only checks and takes seconds.
 set -euo pipefail
 
 log() { printf '[prereqs] %s\n' "$*" >&2; }
@@ -56,6 +56,13 @@ if [ "${1:-}" = "--tests" ] && { ! command -v chromium >/dev/null 2>&1 || ! comm
   log "installing chromium and chromium-driver"
   apt_update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# --- node + npm (the TypeScript SDK's tests: npm ci, tsc, node --test) ------------------------------------
+if [ "${1:-}" = "--tests" ] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
+  log "installing nodejs and npm"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
 fi
 
 # --- pgvector -----------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ public sealed class ExplorerFixture : IAsyncLifetime
         }, TimeSpan.FromSeconds(60));
 
         Api = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(30) };
-        Key = await NewTenantKeyAsync();
+        Key = await _service.NewTenantKeyAsync(AdminKey, "explorer");
         Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
         await SeedAsync();
 
@@ -82,16 +82,6 @@ public sealed class ExplorerFixture : IAsyncLifetime
     {
         var path = Path.Combine(ScreenshotDirectory, name + ".png");
         ((ITakesScreenshot)Browser).GetScreenshot().SaveAsFile(path);
-    }
-
-    private async Task<string> NewTenantKeyAsync()
-    {
-        using var admin = new HttpClient { BaseAddress = new Uri(BaseUrl) };
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
-        var tenant = await ApiFactory.ReadAsync<JsonElement>(await admin.PostAsJsonAsync("/v1/admin/tenants", new { name = "explorer" }, ApiFactory.Json));
-        var key = await ApiFactory.ReadAsync<JsonElement>(await admin.PostAsJsonAsync(
-            $"/v1/admin/tenants/{tenant.GetProperty("id").GetString()}/keys", new { name = "explorer" }, ApiFactory.Json));
-        return key.GetProperty("key").GetString()!;
     }
 
     private async Task SeedAsync()

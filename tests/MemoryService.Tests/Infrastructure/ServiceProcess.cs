@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 
 namespace MemoryService.Tests.Infrastructure;
 
@@ -57,6 +60,17 @@ public sealed class ServiceProcess : IDisposable
         service._process.BeginErrorReadLine();
         await service.WaitUntilReadyAsync(readyWithin);
         return service;
+    }
+
+    /// <summary>A new tenant, made with the admin key, and its first API key.</summary>
+    public async Task<string> NewTenantKeyAsync(string adminKey, string name)
+    {
+        using var admin = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", adminKey);
+        var tenant = await ApiFactory.ReadAsync<JsonElement>(await admin.PostAsJsonAsync("/v1/admin/tenants", new { name }, ApiFactory.Json));
+        var key = await ApiFactory.ReadAsync<JsonElement>(await admin.PostAsJsonAsync(
+            $"/v1/admin/tenants/{tenant.GetProperty("id").GetString()}/keys", new { name }, ApiFactory.Json));
+        return key.GetProperty("key").GetString()!;
     }
 
     /// <summary>SIGTERM, as systemd or docker stop would send; true when it exited in time.</summary>

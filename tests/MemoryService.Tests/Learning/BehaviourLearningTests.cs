@@ -127,3 +127,52 @@ public sealed class BehaviourLearningTests(ApiFactory factory) : IClassFixture<A
         "SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id = $2 AND key = $3 AND valid_to IS NULL AND status = 'active'",
         tenant.TenantId, user, key);
 }
+
+/// <summary>
+/// Preferences learned from behaviour through chat with <c>learn: true</c> and the model extractor (a fake OpenAI
+/// server that finds no explicit memory): each exchange is a learning job, and the exchanges of one chat (the same first
+/// user turn) count as one conversation.
+/// </summary>
+public sealed class ChatBehaviourLearningTests(LearningJobsApiFactory factory) : IClassFixture<LearningJobsApiFactory>
+{
+    [Fact]
+    public async Task ARequestRepeatedInOneChatCountsOnceAndThreeChatsMakeAPreference()
+    {
+        factory.Llm.ChatReply = body => LearningJobsTests.IsExtraction(body) ? """{"memories": []}""" : "ok";
+        using var t = await factory.NewTenantAsync();
+        const string user = "chatty";
+
+        // one chat, three exchanges asking for shorter answers: one conversation
+        var turns = new List<object> { new { role = "user", content = "How do I make bread?" } };
+        for (var i = 0; i < 3; i++)
+        {
+            turns.Add(new { role = "assistant", content = "A long answer about flour, water, yeast and time." });
+            turns.Add(new { role = "user", content = "Too long. Shorter, please." });
+            await ChatAsync(t, user, turns);
+        }
+        await LearningJobsTests.WaitForAsync(async () => await PendingJobsAsync(t, user) == 0);
+        Assert.Equal(1L, await factory.QueryScalarAsync<long>(
+            "SELECT count(*) FROM behaviour_signals WHERE tenant_id = $1 AND user_id = $2 AND key = 'response_length'", t.TenantId, user));
+        Assert.Equal(0L, await PreferencesAsync(t, user));
+
+        // two more chats that start differently: the third conversation makes the preference
+        foreach (var opening in new[] { "What is a good houseplant?", "Explain compound interest." })
+            await ChatAsync(t, user, [new { role = "user", content = opening }, new { role = "assistant", content = "A long answer." },
+                new { role = "user", content = "Keep it short." }]);
+        await LearningJobsTests.WaitForAsync(async () => await PreferencesAsync(t, user) == 1);
+        var metadata = await factory.QueryScalarAsync<string>(
+            "SELECT metadata::text FROM memories WHERE tenant_id = $1 AND user_id = $2 AND key = 'response_length'", t.TenantId, user);
+        Assert.Contains("\"learned_from\": \"behaviour\"", metadata);
+        Assert.Equal("Prefers short answers", await factory.QueryScalarAsync<string>(
+            "SELECT content FROM memories WHERE tenant_id = $1 AND user_id = $2 AND key = 'response_length'", t.TenantId, user));
+    }
+
+    private static async Task ChatAsync(TenantClient t, string user, List<object> turns) =>
+        await ApiFactory.ReadAsync<JsonElement>(await t.Http.PostAsJsonAsync($"/v1/users/{user}/chat", new { learn = true, messages = turns }, ApiFactory.Json));
+
+    private Task<long> PendingJobsAsync(TenantClient t, string user) => factory.QueryScalarAsync<long>(
+        "SELECT count(*) FROM learning_jobs WHERE tenant_id = $1 AND user_id = $2", t.TenantId, user);
+
+    private Task<long> PreferencesAsync(TenantClient t, string user) => factory.QueryScalarAsync<long>(
+        "SELECT count(*) FROM memories WHERE tenant_id = $1 AND user_id = $2 AND key = 'response_length' AND valid_to IS NULL", t.TenantId, user);
+}

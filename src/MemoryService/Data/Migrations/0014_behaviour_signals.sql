@@ -11,3 +11,7 @@ CREATE TABLE behaviour_signals (
     observed_at  timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, user_id, key, value, conversation)
 );
+
+-- The conversation a learning job's exchange belongs to (chat: derived from the conversation's first user turn), so a
+-- request repeated in one chat counts once.
+ALTER TABLE learning_jobs ADD COLUMN conversation text NULL;

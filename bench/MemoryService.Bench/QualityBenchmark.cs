@@ -103,21 +103,14 @@ public static class QualityBenchmark
             return 0;
         }
 
-        // 2. search every question in every mode
-        foreach (var (mode, (name, weights)) in Modes.Index())
+        // 2. search every question in every mode (and, with --lifecycle, hybrid on the copy that had a lifecycle run)
+        var runs = Modes.Select((m, i) => (m.Name, Suffix: $"{run}-{Math.Min(i, modeCopies - 1)}", m.Weights)).ToList();
+        if (lifecycleCopy >= 0) runs.Add(($"hybrid (defaults) after a lifecycle run ({lifecycleSummary})", $"{run}-{lifecycleCopy}", null));
+        foreach (var (name, suffix, weights) in runs)
         {
-            var (sums, counts, latencies) = await EvaluateAsync(http, data, $"{run}-{Math.Min(mode, modeCopies - 1)}", weights);
+            var (sums, counts, latencies) = await EvaluateAsync(http, data, suffix, weights);
             Console.WriteLine();
             Console.WriteLine($"## {name}   (search p50 {latencies[latencies.Count / 2]:0.0} ms over HTTP)");
-            Console.WriteLine($"{"group",-14} {"n",5} {"R@5",7} {"R@10",7} {"R@25",7}");
-            foreach (var group in sums.Keys.OrderBy(g => g == "overall" ? "" : g))
-                Console.WriteLine($"{group,-14} {counts[group],5} " + string.Join(" ", sums[group].Select(v => $"{v / counts[group],7:0.000}")));
-        }
-        if (lifecycleCopy >= 0)
-        {
-            var (sums, counts, latencies) = await EvaluateAsync(http, data, $"{run}-{lifecycleCopy}", null);
-            Console.WriteLine();
-            Console.WriteLine($"## hybrid (defaults) after a lifecycle run ({lifecycleSummary})   (search p50 {latencies[latencies.Count / 2]:0.0} ms over HTTP)");
             Console.WriteLine($"{"group",-14} {"n",5} {"R@5",7} {"R@10",7} {"R@25",7}");
             foreach (var group in sums.Keys.OrderBy(g => g == "overall" ? "" : g))
                 Console.WriteLine($"{group,-14} {counts[group],5} " + string.Join(" ", sums[group].Select(v => $"{v / counts[group],7:0.000}")));

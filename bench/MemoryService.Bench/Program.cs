@@ -15,6 +15,7 @@ return name switch
     "meaning" => MeaningBenchmark.Run(rest),
     "costs" => CostBenchmark.Run(rest),
     "lifecycle-calibrate" => LifecycleCalibration.Run(rest),
+    "lifecycle" => LifecycleBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -28,6 +29,7 @@ static int Help()
     Console.WriteLine("              [--seconds N] [--verbose]");
     Console.WriteLine("  quality     LoCoMo evidence recall@5/10/25 through the HTTP API: vector-only, keyword-only, hybrid");
     Console.WriteLine("              [--url URL --key KEY] (default: starts the Release build with a fresh embedded database)");
+    Console.WriteLine("              [--lifecycle] (also hybrid on a copy after one lifecycle run)");
     Console.WriteLine("  extraction  rule-based memory extractor: precision/recall/F1 on the labelled sets, p50/p95/mean latency");
     Console.WriteLine("              [--iterations N]");
     Console.WriteLine("  context     context build latency over HTTP for a user with 1,000 memories: p50/p95/p99");
@@ -47,5 +49,8 @@ static int Help()
     Console.WriteLine("              [--provider local|hashing] [--model arctic-xs|minilm] [--users 4] [--seconds 8] [--concurrency 1,8]");
     Console.WriteLine("  lifecycle-calibrate  consolidation cosine threshold per embedding model from restated vs differing pairs");
     Console.WriteLine("              [--models hashing,minilm,arctic-xs]");
+    Console.WriteLine("  lifecycle   synthetic year-long profiles (about 2,000 memories each) before and after one lifecycle run: active memories,");
+    Console.WriteLine("              context tokens and coverage of the gold questions at fixed budgets, gold answers lost");
+    Console.WriteLine("              [--profile duplicate-heavy|varied|all] [--budget 800,2000] [--set Section:Key=value]");
     return 2;
 }

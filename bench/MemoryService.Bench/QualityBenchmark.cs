@@ -42,6 +42,9 @@ public static class QualityBenchmark
         // --copies 1 (implied by --tune) runs every mode on one copy, for a slow model: the searches of earlier modes then
         // leave access statistics that move the small activation signal of later ones a little.
         var copies = args.Contains("--tune") ? 1 : int.Parse(ServiceHost.Arg(args, "--copies") ?? Modes.Length.ToString());
+        // --lifecycle adds one more copy that gets one lifecycle run (every step) before its hybrid search
+        var modeCopies = copies;
+        var lifecycleCopy = args.Contains("--lifecycle") ? copies++ : -1;
         foreach (var copy in Enumerable.Range(0, copies))
         foreach (var conversation in data.Conversations)
         {
@@ -61,6 +64,22 @@ public static class QualityBenchmark
         Console.WriteLine($"ingested in {ingest.Elapsed.TotalSeconds:0.0} s");
         var embedded = await ServiceHost.WaitForEmbeddingsAsync(http);
         Console.WriteLine($"vector-searchable {embedded:0.0} s later (background embedding)");
+        var lifecycleSummary = "";
+        if (lifecycleCopy >= 0)
+        {
+            int merged = 0, archived = 0, promoted = 0;
+            foreach (var conversation in data.Conversations)
+            {
+                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-{lifecycleCopy}/lifecycle/run", new { }, Json);
+                response.EnsureSuccessStatusCode();
+                var report = await response.Content.ReadFromJsonAsync<JsonElement>();
+                merged += report.GetProperty("merged").EnumerateArray().Sum(m => m.GetProperty("from").GetArrayLength());
+                archived += report.GetProperty("archived").GetArrayLength();
+                promoted += report.GetProperty("promoted").GetArrayLength();
+            }
+            lifecycleSummary = $"{merged} merged away, {archived} forgotten, {promoted} routines promoted";
+            Console.WriteLine($"lifecycle run on copy {lifecycleCopy}: {lifecycleSummary}");
+        }
 
         if (ServiceHost.Arg(args, "--dump") is { } dumpPath)
         {
@@ -84,10 +103,12 @@ public static class QualityBenchmark
             return 0;
         }
 
-        // 2. search every question in every mode
-        foreach (var (mode, (name, weights)) in Modes.Index())
+        // 2. search every question in every mode (and, with --lifecycle, hybrid on the copy that had a lifecycle run)
+        var runs = Modes.Select((m, i) => (m.Name, Suffix: $"{run}-{Math.Min(i, modeCopies - 1)}", m.Weights)).ToList();
+        if (lifecycleCopy >= 0) runs.Add(($"hybrid (defaults) after a lifecycle run ({lifecycleSummary})", $"{run}-{lifecycleCopy}", null));
+        foreach (var (name, suffix, weights) in runs)
         {
-            var (sums, counts, latencies) = await EvaluateAsync(http, data, $"{run}-{Math.Min(mode, copies - 1)}", weights);
+            var (sums, counts, latencies) = await EvaluateAsync(http, data, suffix, weights);
             Console.WriteLine();
             Console.WriteLine($"## {name}   (search p50 {latencies[latencies.Count / 2]:0.0} ms over HTTP)");
             Console.WriteLine($"{"group",-14} {"n",5} {"R@5",7} {"R@10",7} {"R@25",7}");
@@ -122,7 +143,8 @@ public static class QualityBenchmark
                 response.EnsureSuccessStatusCode();
                 var body = await response.Content.ReadFromJsonAsync<JsonElement>();
                 var ranked = body.GetProperty("items").EnumerateArray()
-                    .Select(i => i.GetProperty("memory").GetProperty("metadata").GetProperty("dia_id").GetString()!).ToList();
+                    // a routine the lifecycle promoted has no dia_id: it is never evidence
+                    .Select(i => i.GetProperty("memory").GetProperty("metadata").TryGetProperty("dia_id", out var dia) ? dia.GetString()! : "").ToList();
                 foreach (var group in new[] { "overall", q.Category.ToString(), split })
                 {
                     var s = sums.TryGetValue(group, out var existing) ? existing : sums[group] = new double[Ks.Length];

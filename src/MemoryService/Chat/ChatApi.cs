@@ -199,7 +199,8 @@ public static class ChatApi
 
     /// <summary>
     /// Records the exchange to learn from: the assistant turn before the latest user turn (for context), that turn,
-    /// and the reply. Null when the user's learning jobs are at their cap.
+    /// and the reply. Null when the user's learning jobs are at their cap. The exchange's conversation is named by
+    /// its first user turn (hashed), so a request repeated within one chat counts once towards a learned preference.
     /// </summary>
     internal static async Task<Guid?> EnqueueLearningAsync(LearningJobs jobs, Caller caller, string userId,
         IReadOnlyList<(string Role, string Content)> turns, string? reply, DateTimeOffset now, string? timeZone, CancellationToken ct)
@@ -210,7 +211,9 @@ public static class ChatApi
         if (last > 0 && turns[last - 1].Role == "assistant") exchange.Add(new ConversationMessage(ConversationMessage.Assistant, turns[last - 1].Content));
         exchange.Add(new ConversationMessage(ConversationMessage.User, turns[last].Content));
         if (!string.IsNullOrEmpty(reply)) exchange.Add(new ConversationMessage(ConversationMessage.Assistant, reply));
-        return await jobs.EnqueueAsync(caller.TenantId, userId, exchange, now, timeZone, caller.KeyId.ToString(), ct);
+        var conversation = "chat:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(turns.First(t => t.Role == "user").Content)))[..32];
+        return await jobs.EnqueueAsync(caller.TenantId, userId, exchange, now, timeZone, caller.KeyId.ToString(), ct, conversation);
     }
 
     public static ProblemDetails NotConfigured() => new()

@@ -22,17 +22,21 @@ public static class LearningApi
         [property: Description("When the conversation took place, with the user's UTC offset; relative dates (\"tomorrow\") resolve on that local day. Default now.")]
         [property: JsonConverter(typeof(OffsetKeepingConverter))] DateTimeOffset? ObservedAt = null,
         [property: Description("Decide and answer, but write nothing. Default false.")] bool? DryRun = null,
-        [property: Description("The user's IANA time zone (e.g. Europe/Rome); when given, relative dates resolve on the local day there. Default: the offset of observed_at, else UTC.")] string? TimeZone = null);
+        [property: Description("The user's IANA time zone (e.g. Europe/Rome); when given, relative dates resolve on the local day there. Default: the offset of observed_at, else UTC.")] string? TimeZone = null,
+        [property: Description("The app's id of the conversation (1-200 characters): a request about answers (\"shorter, please\") repeated in calls with the same id counts once towards a learned preference. Default: this call is a conversation of its own.")] string? ConversationId = null);
 
     public sealed record CandidateResponse(MemoryKind Kind, string Content, string Key, double Importance, double Confidence,
         [property: Description("The local midnight of a plan's or past event's day, with the conversation's offset.")]
         [property: JsonConverter(typeof(OffsetKeepingConverter))] DateTimeOffset? EventDate, string Evidence);
 
     public sealed record DecisionResponse(
-        [property: Description("add, noop, update or supersede.")] LearningAction Action,
+        [property: Description("add, noop, update, supersede, or promote (a request repeated across conversations became a standing preference).")] LearningAction Action,
         CandidateResponse Candidate,
-        [property: Description("The memories touched: for add and supersede the new memory first, then the superseded ones. A dry run lists only existing memories.")] IReadOnlyList<Guid> MemoryIds,
-        string Reason);
+        [property: Description("The memories touched: for add, supersede and promote the new memory first, then the superseded ones. A dry run lists only existing memories.")] IReadOnlyList<Guid> MemoryIds,
+        string Reason,
+        [property: Description("For a preference learned from behaviour: the supporting turns, one per conversation, oldest first; else null.")] IReadOnlyList<SupportingTurnResponse>? Supporting = null);
+
+    public sealed record SupportingTurnResponse(string ConversationId, DateTimeOffset ObservedAt, string Text);
 
     public sealed record FailureResponse(string Text, string Reason);
 
@@ -60,9 +64,10 @@ public static class LearningApi
         var messages = request.Messages!.Select(m => new ConversationMessage(m!.Role!.ToLowerInvariant(), m.Content!)).ToList();
         var observedAt = TimeZones.LocalTime(request.ObservedAt ?? clock.GetUtcNow(), request.TimeZone);
         var outcome = await learner.LearnAsync(caller.TenantId, user_id, messages, observedAt, dryRun,
-            caller.KeyId.ToString(), cancellationToken: ct);
+            caller.KeyId.ToString(), cancellationToken: ct, conversation: request.ConversationId);
         return TypedResults.Ok(new ExtractResponse(
-            outcome.Decisions.Select(d => new DecisionResponse(d.Action, AsResponse(d.Candidate), d.MemoryIds, d.Reason)).ToList(),
+            outcome.Decisions.Select(d => new DecisionResponse(d.Action, AsResponse(d.Candidate), d.MemoryIds, d.Reason,
+                d.Supporting?.Select(x => new SupportingTurnResponse(x.Conversation, x.ObservedAt, x.Evidence)).ToList())).ToList(),
             outcome.Failed.Select(f => new FailureResponse(f.Text, f.Reason)).ToList(),
             dryRun));
     }
@@ -75,6 +80,8 @@ public static class LearningApi
         var errors = new Dictionary<string, string[]>();
         if (AppUser.Validate(userId) is { } userError) MemoryValidation.Add(errors, "user_id", userError);
         if (r.TimeZone is not null && TimeZones.Find(r.TimeZone, out var zoneError) is null) MemoryValidation.Add(errors, "time_zone", zoneError!);
+        if (r.ConversationId is not null && (string.IsNullOrWhiteSpace(r.ConversationId) || r.ConversationId.Length > 200))
+            MemoryValidation.Add(errors, "conversation_id", "1-200 characters, not blank.");
         if (r.Messages is null || r.Messages.Count == 0 || r.Messages.Count > o.MaxMessages)
         {
             MemoryValidation.Add(errors, "messages", $"Give 1-{o.MaxMessages} messages.");

@@ -48,7 +48,7 @@ public sealed class LearningJobRunner(LearningJobs jobs, IServiceScopeFactory sc
             var learner = scope.ServiceProvider.GetRequiredService<IConversationLearner>();
             // ObservedAt keeps its offset; the job's time zone (if any) decides which local day "tomorrow" is.
             var outcome = await learner.LearnAsync(job.TenantId, job.UserId, job.Messages, TimeZones.LocalTime(job.ObservedAt, job.TimeZone), dryRun: false, job.Actor,
-                (conn, tx, ct) => LearningJobs.CompleteAsync(job, conn, tx, ct), attempt.Token);
+                (conn, tx, ct) => LearningJobs.CompleteAsync(job, conn, tx, ct), attempt.Token, job.Conversation);
             // Nothing to write (no candidates) or discarded: the guard never deleted the row, so finish it here.
             await jobs.CompleteAsync(job, CancellationToken.None);
             logger.LogInformation("Learning job {JobId} done: {Decisions} decision(s), {Failed} failure(s){Discarded}", job.Id,

@@ -9,7 +9,7 @@ namespace MemoryService.Learning;
 
 /// <summary>A claimed job: what to learn from, and the claim that lets only this worker finish it.</summary>
 public sealed record ClaimedLearningJob(Guid Id, Guid TenantId, string UserId, IReadOnlyList<ConversationMessage> Messages,
-    DateTimeOffset ObservedAt, string? TimeZone, string Actor, int Attempts, Guid ClaimToken);
+    DateTimeOffset ObservedAt, string? TimeZone, string Actor, int Attempts, Guid ClaimToken, string? Conversation = null);
 
 /// <summary>One job as the listing endpoint shows it.</summary>
 public sealed record LearningJobInfo(Guid Id, string Status, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
@@ -37,7 +37,7 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
     /// jobs are at their cap (answer <see cref="QueueFull(HttpResponse)"/>).
     /// </summary>
     public async Task<Guid?> EnqueueAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
-        DateTimeOffset observedAt, string? timeZone, string actor, CancellationToken ct)
+        DateTimeOffset observedAt, string? timeZone, string actor, CancellationToken ct, string? conversation = null)
     {
         var l = learning.Value;
         var kept = messages.TakeLast(l.MaxMessages).Select(m => new ConversationMessage(m.Role, Cut(m.Content, l.MaxMessageChars))).ToList();
@@ -51,8 +51,8 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
         var id = Guid.CreateVersion7();
         await using var insert = new NpgsqlCommand("""
             INSERT INTO learning_jobs (id, tenant_id, user_id, status, messages, observed_at, observed_offset_minutes, time_zone, actor,
-                                       run_after, created_at, updated_at)
-            VALUES ($1, $2, $3, 'pending', $4::jsonb, $5, $6, $7, $8, now(), now(), now())
+                                       run_after, created_at, updated_at, conversation)
+            VALUES ($1, $2, $3, 'pending', $4::jsonb, $5, $6, $7, $8, now(), now(), now(), $9)
             """, conn, tx);
         insert.Parameters.AddWithValue(id);
         insert.Parameters.AddWithValue(tenantId);
@@ -62,6 +62,7 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
         insert.Parameters.AddWithValue((short)observedAt.Offset.TotalMinutes);
         insert.Parameters.Add(new NpgsqlParameter { Value = (object?)timeZone ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         insert.Parameters.AddWithValue(actor);
+        insert.Parameters.Add(new NpgsqlParameter { Value = (object?)conversation ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await insert.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
         Wake();
@@ -147,7 +148,7 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
                   ORDER BY run_after, id LIMIT 1
                   FOR UPDATE SKIP LOCKED) next
             WHERE j.id = next.id
-            RETURNING j.id, j.tenant_id, j.user_id, j.messages::text, j.observed_at, j.observed_offset_minutes, j.time_zone, j.actor, j.attempts
+            RETURNING j.id, j.tenant_id, j.user_id, j.messages::text, j.observed_at, j.observed_offset_minutes, j.time_zone, j.actor, j.attempts, j.conversation
             """, conn);
         claim.Parameters.AddWithValue(token);
         claim.Parameters.AddWithValue(o.TimeoutSeconds + o.LeaseGraceSeconds);
@@ -158,7 +159,7 @@ public sealed class LearningJobs(NpgsqlDataSource dataSource, IOptions<LearningJ
         return new ClaimedLearningJob(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2),
             JsonSerializer.Deserialize<List<ConversationMessage>>(reader.GetString(3), Json)!,
             reader.GetFieldValue<DateTimeOffset>(4).ToOffset(offset), reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetString(7),
-            reader.GetInt32(8), token);
+            reader.GetInt32(8), token, reader.IsDBNull(9) ? null : reader.GetString(9));
     }
 
     /// <summary>

@@ -19,4 +19,8 @@ public sealed class LearningOptions
 
     /// <summary>How many similar memories are compared with (and shown to the model for) each candidate.</summary>
     [Range(1, 50)] public int RelatedLimit { get; set; } = 5;
+
+    /// <summary>In how many conversations the same request about answers ("shorter, please", "in Spanish") must be seen
+    /// before it becomes a standing preference (a <c>promote</c> decision). 0 turns learning from behaviour off.</summary>
+    [Range(0, 100)] public int BehaviourRepeats { get; set; } = 3;
 }

@@ -13,6 +13,9 @@ namespace MemoryService.Learning;
 /// Learning as numbered steps: extract candidates, embed them, gather the related current memories of each
 /// (same key, and similar by <see cref="SearchPipeline"/>), decide per candidate in order (a model's proposal
 /// when it validates, else <see cref="ReconcileRules"/>), then write every change in one transaction.
+/// Requests about the form of answers (<see cref="BehaviourPatterns"/>) are counted per conversation in
+/// behaviour_signals; the one that reaches <see cref="LearningOptions.BehaviourRepeats"/> conversations joins the
+/// candidates as a preference and is reconciled by the same rules (decision <c>promote</c>).
 /// </summary>
 public sealed class LearningPipeline(
     IMemoryExtractor extractor,
@@ -22,40 +25,57 @@ public sealed class LearningPipeline(
     MemoryStore store,
     IOptions<LearningOptions> options,
     TimeProvider clock,
+    NpgsqlDataSource data,
     ILogger<LearningPipeline> logger) : IConversationLearner
 {
     private const int MaxAttempts = 3;
 
     public async Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
-        DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default)
+        DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default,
+        string? conversation = null)
     {
         var owner = new Owner(tenantId, userId);
         var ct = cancellationToken;
 
-        // 1. extract candidates (relative dates resolve against observedAt)
+        // 1. extract candidates (relative dates resolve against observedAt), and the requests about answers;
+        //    a key stated explicitly in this conversation is not counted as behaviour
         var extraction = await extractor.ExtractAsync(messages, observedAt, ct);
-        var candidates = extraction.Candidates;
-        if (candidates.Count == 0) return new LearningOutcome([], extraction.Failed);
+        var extracted = extraction.Candidates;
+        var signals = options.Value.BehaviourRepeats == 0 ? []
+            : BehaviourPatterns.Find(messages).Where(sig => extracted.All(c => c.Key != sig.Key)).ToList();
+        if (extracted.Count == 0 && signals.Count == 0) return new LearningOutcome([], extraction.Failed);
+        var behaviour = new Behaviour(signals, conversation ?? Guid.NewGuid().ToString(), observedAt,
+            extracted.Select(c => c.Key).Where(k => BehaviourPatterns.Keys.Contains(k)).Distinct().ToList());
 
-        // 2. embed candidates before any transaction: an embedder failure is a 503 and nothing is written
-        var vectors = await embedder.EmbedDocumentsAsync(candidates.Select(c => c.Content).ToList(), ct);
+        // 2. embed candidates (and the preferences the signals would become) before any transaction:
+        //    an embedder failure is a 503 and nothing is written
+        var allVectors = await embedder.EmbedDocumentsAsync(extracted.Select(c => c.Content).Concat(signals.Select(sig => sig.Content)).ToList(), ct);
 
         IReadOnlyDictionary<int, Advice>? advice = null;
         for (var attempt = 1; ; attempt++)
         {
-            // 3. gather what is known now: current memories with the candidates' keys, and similar ones
+            // 3. the sightings stored for the signals' keys: a signal seen in enough conversations becomes a candidate
+            behaviour.Stored = await ReadSightingsAsync(owner, behaviour.SignalKeys, ct);
+            var promotions = behaviour.Promotions(options.Value.BehaviourRepeats);
+            var candidates = extracted.Concat(promotions.Select(p => p.Candidate)).ToList();
+            var vectors = allVectors[..extracted.Count].Concat(promotions.Select(p => allVectors[extracted.Count + signals.IndexOf(p.Signal)])).ToArray();
+
+            // 4. gather what is known now: current memories with the candidates' keys, and similar ones
             var (related, sameKeySeen) = await GatherAsync(owner, candidates, vectors, ct);
 
-            // 4. ask the advisor once (the model, if any), only about candidates that have something to compare with
+            // 5. ask the advisor once (the model, if any), only about extracted candidates that have something to compare with;
+            //    a promoted preference is left to the rules
             advice ??= await advisor.AdviseAsync(
-                related.Select((r, i) => new AdviceRequest(i, candidates[i], r.Select(x => x.Memory).ToList()))
+                related.Take(extracted.Count).Select((r, i) => new AdviceRequest(i, candidates[i], r.Select(x => x.Memory).ToList()))
                     .Where(r => r.Shown.Count > 0).ToList(), ct);
 
-            // 5. decide in order, each against the state left by the earlier decisions of this call
+            // 6. decide in order, each against the state left by the earlier decisions of this call
             var plan = Decide(owner, candidates, vectors, related, sameKeySeen, advice, observedAt);
+            plan.Behaviour = behaviour;
+            for (var p = 0; p < promotions.Count; p++) plan.Steps[extracted.Count + p].Promotion = promotions[p];
             if (dryRun) return new LearningOutcome(plan.Decisions(dryRun: true), extraction.Failed);
 
-            // 6. write everything in one transaction, or decide again if the memories changed meanwhile
+            // 7. write everything in one transaction, or decide again if the memories (or sightings) changed meanwhile
             var written = await TryWriteAsync(owner, plan, actor, guard, ct);
             if (written is null)
             {
@@ -72,6 +92,13 @@ public sealed class LearningPipeline(
                 throw new InvalidOperationException("The user's memories kept changing while learning; nothing was written.");
             logger.LogInformation("Memories changed while learning (attempt {Attempt}); deciding again", attempt);
         }
+    }
+
+    private async Task<List<SignalSighting>> ReadSightingsAsync(Owner owner, IReadOnlyCollection<string> keys, CancellationToken ct)
+    {
+        if (keys.Count == 0) return [];
+        await using var connection = await data.OpenConnectionAsync(ct);
+        return await BehaviourSignalStore.ReadAsync(connection, null, owner, keys, ct);
     }
 
     private async Task<(List<List<Related>> Related, HashSet<Guid> SameKeySeen)> GatherAsync(Owner owner, IReadOnlyList<MemoryCandidate> candidates, float[][] vectors,
@@ -252,6 +279,27 @@ public sealed class LearningPipeline(
                 .Where(m => m.ValidTo == null && m.Status == MemoryStatus.Active && (m.ExpiresAt == null || m.ExpiresAt > now) && m.Key != null && keys.Contains(m.Key))
                 .Select(m => m.Id).ToListAsync(ct);
             if (!currentByKey.ToHashSet().SetEquals(plan.SameKeySeen)) return false;
+            var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+            var transaction = (NpgsqlTransaction)tx.GetDbTransaction();
+            if (plan.Behaviour is { } behaviour)
+            {
+                if (!(await BehaviourSignalStore.ReadAsync(connection, transaction, owner, behaviour.SignalKeys, ct)).SequenceEqual(behaviour.Stored))
+                    return false;
+                // promoted keys and keys stated explicitly start counting afresh; the other sightings are recorded
+                var promoted = plan.Steps.Where(st => st.Promotion is not null).Select(st => st.Candidate.Key).ToList();
+                await BehaviourSignalStore.ClearAsync(connection, transaction, owner, promoted.Concat(behaviour.ExplicitKeys).Distinct().ToList(), ct);
+                var sightings = behaviour.Sightings().Where(x => !promoted.Contains(x.Key)).ToList();
+                if (sightings.Count > 0) await store.EnsureUserAsync(owner, now, tx, ct); // what is kept about a user makes them a user
+                await BehaviourSignalStore.RecordAsync(connection, transaction, owner, sightings, ct);
+            }
+            foreach (var step in plan.Steps.Where(st => st is { Promotion: not null, Created: not null }))
+            {
+                step.Created!.Metadata["learned_from"] = "behaviour";
+                step.Created.Metadata["evidence"] = new JsonArray(step.Promotion!.Supporting.Select(x => (JsonNode)new JsonObject
+                {
+                    ["conversation"] = x.Conversation, ["observed_at"] = x.ObservedAt.ToString("O"), ["text"] = x.Evidence,
+                }).ToArray());
+            }
 
             // b. new memories (with their vectors and "created" history)
             var created = plan.Steps.Where(s => s.Created is not null).ToList();
@@ -302,8 +350,9 @@ public sealed class LearningPipeline(
             }
             await db.SaveChangesAsync(ct);
             foreach (var (id, vector) in newVectors) await store.SetEmbeddingAsync(id, vector, tx, ct);
-            events.Add(new WebhookEvent(WebhookEventTypes.LearningCompleted, owner.UserId, new LearningCompletedData(plan.Decisions(dryRun: false)
-                .Select(d => new LearnedDecision(d.Action, d.MemoryIds, d.Candidate.Content, d.Candidate.Key, d.Reason)).ToList())));
+            if (plan.Steps.Count > 0)
+                events.Add(new WebhookEvent(WebhookEventTypes.LearningCompleted, owner.UserId, new LearningCompletedData(plan.Decisions(dryRun: false)
+                    .Select(d => new LearnedDecision(d.Action, d.MemoryIds, d.Candidate.Content, d.Candidate.Key, d.Reason)).ToList())));
             await store.Outbox.EnqueueAsync(db, tx, owner.TenantId, events, ct);
             await tx.CommitAsync(ct);
             return true;
@@ -350,6 +399,44 @@ public sealed class LearningPipeline(
         public List<KnownMemory> Targets { get; } = targets;
         public string Reason { get; } = reason;
         public Memory? Created { get; set; }
+
+        /// <summary>Set when the candidate is a preference learned from behaviour.</summary>
+        public Promotion? Promotion { get; set; }
+
+        /// <summary>A promoted preference that created a memory is a <c>promote</c>; one that repeats the current one stays a <c>noop</c>.</summary>
+        public LearningAction Reported => Promotion is not null && Action is LearningAction.Add or LearningAction.Supersede ? LearningAction.Promote : Action;
+
+        public string ReportedReason => Promotion is null ? Reason
+            : $"seen in {Promotion.Supporting.Count} conversations (\"{Promotion.Supporting[^1].Evidence}\"); rules: {Reason}";
+    }
+
+    /// <summary>A signal seen in enough conversations: its candidate and the sightings behind it, oldest first.</summary>
+    private sealed record Promotion(BehaviourSignal Signal, MemoryCandidate Candidate, IReadOnlyList<SignalSighting> Supporting);
+
+    /// <summary>The behaviour signals of this call, and the sightings stored for their keys when deciding.</summary>
+    private sealed class Behaviour(IReadOnlyList<BehaviourSignal> signals, string conversation, DateTimeOffset observedAt, IReadOnlyList<string> explicitKeys)
+    {
+        public IReadOnlyList<string> ExplicitKeys { get; } = explicitKeys;
+        public IReadOnlyList<string> SignalKeys { get; } = signals.Select(s => s.Key).Distinct().ToList();
+        public List<SignalSighting> Stored { get; set; } = [];
+
+        public IEnumerable<SignalSighting> Sightings() =>
+            signals.Select(s => new SignalSighting(s.Key, s.Value, conversation, s.Evidence, MemoryStore.Micros(observedAt)));
+
+        /// <summary>Each signal whose value has now been seen in <paramref name="repeats"/> conversations (this one included), one per key.</summary>
+        public List<Promotion> Promotions(int repeats)
+        {
+            var result = new List<Promotion>();
+            foreach (var (signal, sighting) in signals.Zip(Sightings()))
+            {
+                if (result.Any(p => p.Signal.Key == signal.Key)) continue;
+                var supporting = Stored.Where(x => x.Key == signal.Key && x.Value == signal.Value && x.Conversation != conversation)
+                    .OrderBy(x => x.ObservedAt).Append(sighting).ToList();
+                if (supporting.Count >= repeats)
+                    result.Add(new Promotion(signal, BehaviourPatterns.Candidate(signal, supporting.Select(x => x.Evidence).ToList()), supporting));
+            }
+            return result;
+        }
     }
 
     private sealed class Plan
@@ -360,12 +447,14 @@ public sealed class LearningPipeline(
         /// <summary>The stored current memories with the candidates' keys when the decisions were made.</summary>
         public required HashSet<Guid> SameKeySeen { get; init; }
 
+        public Behaviour? Behaviour { get; set; }
+
         /// <summary>
         /// Each decision: targets are the existing memories it touched; a new memory's id comes first. A dry run
         /// lists only existing memories, since the new ones were never created.
         /// </summary>
-        public IReadOnlyList<LearningDecision> Decisions(bool dryRun) => Steps.Select(s => new LearningDecision(s.Action, s.Candidate,
+        public IReadOnlyList<LearningDecision> Decisions(bool dryRun) => Steps.Select(s => new LearningDecision(s.Reported, s.Candidate,
             (s.Created is not null && !dryRun ? [s.Created.Id] : Array.Empty<Guid>()).Concat(s.Targets.Select(t => t.Id))
-                .Where(id => !dryRun || !Pending.Any(p => p.Id == id)).ToList(), s.Reason)).ToList();
+                .Where(id => !dryRun || !Pending.Any(p => p.Id == id)).ToList(), s.ReportedReason) { Supporting = s.Promotion?.Supporting }).ToList();
     }
 }

@@ -16,8 +16,8 @@ public sealed class LifecycleOptions
     /// <summary>Run the lifecycle in the background for owners whose memories changed since their last run.</summary>
     public bool Enabled { get; set; }
 
-    /// <summary>Minutes between sweeps of the scheduler.</summary>
-    [Range(1, 10_080)] public int IntervalMinutes { get; set; } = 60;
+    /// <summary>Minutes between sweeps of the scheduler (fractions allowed, e.g. 0.05 for three seconds).</summary>
+    [Range(0.01, 10_080.0)] public double IntervalMinutes { get; set; } = 60;
 
     /// <summary>Most owners one sweep runs (the rest wait for the next sweep).</summary>
     [Range(1, 100_000)] public int OwnersPerSweep { get; set; } = 500;

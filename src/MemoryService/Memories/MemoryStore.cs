@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MemoryService.Data;
 using MemoryService.Embeddings;
 using MemoryService.Graph;
+using MemoryService.Learning;
 using MemoryService.Retrieval;
 using MemoryService.Users;
 using MemoryService.Webhooks;
@@ -149,7 +150,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
     public Task<IdempotencyRecord?> FindIdempotencyAsync(Guid tenantId, string key, CancellationToken ct) =>
         db.Set<IdempotencyRecord>().AsNoTracking().FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Key == key, ct);
 
-    private async Task EnsureUserAsync(Owner owner, DateTimeOffset now, IDbContextTransaction tx, CancellationToken ct)
+    internal async Task EnsureUserAsync(Owner owner, DateTimeOffset now, IDbContextTransaction tx, CancellationToken ct)
     {
         await using var cmd = Command("INSERT INTO users (tenant_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", tx);
         cmd.Parameters.AddWithValue(owner.TenantId);
@@ -318,6 +319,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         await using var tx = await BeginOwnerTransactionAsync(new Owner(tenantId, userId), ct);
         if (!await UserExistsAsync(tenantId, userId, ct)) return null;
         await DeleteLearningJobsAsync(tenantId, userId, tx, ct);
+        await BehaviourSignalStore.DeleteOwnerAsync((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), tenantId, userId, ct);
         await using var cmd = Command("""
             WITH gone AS (DELETE FROM memories WHERE tenant_id = $1 AND user_id = $2 RETURNING id, content)
             INSERT INTO memory_history (tenant_id, user_id, memory_id, event, old_content, changed_at, actor)
@@ -343,6 +345,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
     {
         await using var tx = await BeginOwnerTransactionAsync(new Owner(tenantId, userId), ct);
         var jobCount = await DeleteLearningJobsAsync(tenantId, userId, tx, ct);
+        await BehaviourSignalStore.DeleteOwnerAsync((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), tenantId, userId, ct);
         await using (var lifecycle = Command("DELETE FROM lifecycle_state WHERE tenant_id = $1 AND user_id = $2", tx))
         {
             lifecycle.Parameters.AddWithValue(tenantId);

@@ -40,7 +40,8 @@ public sealed class RecordingLearner : IConversationLearner
     public ConcurrentDictionary<string, DateTimeOffset> ObservedAt { get; } = new();
 
     public Task<LearningOutcome> LearnAsync(Guid tenantId, string userId, IReadOnlyList<ConversationMessage> messages,
-        DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default)
+        DateTimeOffset observedAt, bool dryRun, string actor, WriteGuard? guard = null, CancellationToken cancellationToken = default,
+        string? conversation = null)
     {
         ObservedAt[userId] = observedAt;
         Seen[userId] = messages;

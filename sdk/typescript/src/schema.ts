@@ -924,9 +924,11 @@ export interface components {
         DecisionResponse: {
             action: components["schemas"]["LearningAction"];
             candidate: components["schemas"]["CandidateResponse"];
-            /** @description The memories touched: for add and supersede the new memory first, then the superseded ones. A dry run lists only existing memories. */
+            /** @description The memories touched: for add, supersede and promote the new memory first, then the superseded ones. A dry run lists only existing memories. */
             memory_ids: string[];
             reason: string;
+            /** @description For a preference learned from behaviour: the supporting turns, one per conversation, oldest first; else null. */
+            supporting?: components["schemas"]["SupportingTurnResponse"][] | null;
         };
         DeliveryResponse: {
             /** Format: int64 */
@@ -1037,6 +1039,8 @@ export interface components {
             dry_run?: boolean | null;
             /** @description The user's IANA time zone (e.g. Europe/Rome); when given, relative dates resolve on the local day there. Default: the offset of observed_at, else UTC. */
             time_zone?: string | null;
+            /** @description The app's id of the conversation (1-200 characters): a request about answers ("shorter, please") repeated in calls with the same id counts once towards a learned preference. Default: this call is a conversation of its own. */
+            conversation_id?: string | null;
         };
         ExtractResponse: {
             decisions: components["schemas"]["DecisionResponse"][];
@@ -1099,7 +1103,7 @@ export interface components {
             property_name_case_insensitive: boolean;
         };
         /** @enum {string} */
-        LearningAction: "add" | "noop" | "update" | "supersede";
+        LearningAction: "add" | "noop" | "update" | "supersede" | "promote";
         LearningJobResponse: {
             /** Format: uuid */
             id: string;
@@ -1401,6 +1405,12 @@ export interface components {
             /** @description The OpenAI-compatible proxy learns from every exchange; a request's X-Memory-Learn header still decides for that request. */
             proxy_learning: boolean;
         };
+        SupportingTurnResponse: {
+            conversation_id: string;
+            /** Format: date-time */
+            observed_at: string;
+            text: string;
+        };
         TemplateRequest: {
             /** @description The wrapper text with placeholders; at most 8,000 characters. */
             template?: string | null;
@@ -1535,6 +1545,7 @@ export type SearchRequest = components['schemas']['SearchRequest'];
 export type SearchResponse = components['schemas']['SearchResponse'];
 export type SettingsPatch = components['schemas']['SettingsPatch'];
 export type SettingsResponse = components['schemas']['SettingsResponse'];
+export type SupportingTurnResponse = components['schemas']['SupportingTurnResponse'];
 export type TemplateRequest = components['schemas']['TemplateRequest'];
 export type TemplateResponse = components['schemas']['TemplateResponse'];
 export type TenantResponse = components['schemas']['TenantResponse'];

@@ -1,5 +1,6 @@
 using MemoryService.Retrieval;
 using Npgsql;
+using Pgvector;
 
 namespace MemoryService.Bench;
 
@@ -20,8 +21,10 @@ public static class ExplainSearch
         using var pg = MemoryService.Data.EmbeddedPostgres.Start(Path.Combine(dataDir, "pgdata"), null, "memory",
             TimeSpan.FromSeconds(60), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var cs = new NpgsqlConnectionStringBuilder(pg.ConnectionString("memory")) { Options = "-c jit=off" };
-        await using var conn = new NpgsqlConnection(cs.ConnectionString);
-        await conn.OpenAsync();
+        var builder = new NpgsqlDataSourceBuilder(cs.ConnectionString);
+        builder.UseVector();
+        await using var dataSource = builder.Build();
+        await using var conn = await dataSource.OpenConnectionAsync();
         var user = ServiceHost.Arg(args, "--user")
             ?? (string)(await new NpgsqlCommand("SELECT user_id FROM memories WHERE user_id IS NOT NULL ORDER BY id LIMIT 1", conn).ExecuteScalarAsync())!;
         Guid tenant;
@@ -36,13 +39,13 @@ public static class ExplainSearch
         // A search is two statements: every request reads the owner's version with the query's lexemes; a request
         // whose cached index is stale (or not cached) then loads the owner's current rows.
         string model;
-        float[] vector;
-        await using (var vec = new NpgsqlCommand("SELECT embedding_model, embedding::real[] FROM memories WHERE user_id <> $1 AND embedding IS NOT NULL LIMIT 1", conn))
+        Vector vector;
+        await using (var vec = new NpgsqlCommand("SELECT embedding_model, embedding::vector FROM memories WHERE user_id <> $1 AND embedding IS NOT NULL LIMIT 1", conn))
         {
             vec.Parameters.AddWithValue(user);
             await using var r = await vec.ExecuteReaderAsync();
             await r.ReadAsync();
-            (model, vector) = (r.GetString(0), r.GetFieldValue<float[]>(1)); // another user's stored vector as the query's
+            (model, vector) = (r.GetString(0), r.GetFieldValue<Vector>(1)); // another user's stored vector as the query's
         }
         foreach (var (title, sql, values) in new (string, string, object[])[]
         {

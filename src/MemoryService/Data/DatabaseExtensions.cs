@@ -28,6 +28,8 @@ public static class DatabaseExtensions
             // The ranking query takes ~3 ms to plan: prepare hot statements once per connection.
             if (dsb.ConnectionStringBuilder.MaxAutoPrepare == 0) dsb.ConnectionStringBuilder.MaxAutoPrepare = 64;
             dsb.EnableDynamicJson();
+            // pgvector's types: halfvec as HalfVector, vector as Vector (and arrays of them), in binary.
+            dsb.UseVector();
             // A new physical connection is the signal that an outage is over (see DatabaseOutage).
             var outage = sp.GetService<MemoryService.Hosting.DatabaseOutage>();
             if (outage is not null)
@@ -36,7 +38,7 @@ public static class DatabaseExtensions
         });
         // Pooled: a request reuses a reset context instead of building one and its internal service scope
         // (under load that resolution showed up as lock contention in a profile of the search endpoint).
-        builder.Services.AddDbContextPool<MemoryDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        builder.Services.AddDbContextPool<MemoryDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>(), n => n.UseVector()));
         builder.Services.AddSingleton<Migrator>();
         // Registered before every other hosted service so the database is up before they start.
         builder.Services.AddHostedService<DatabaseStartup>();

@@ -311,7 +311,6 @@ public sealed class LearningPipeline(
             foreach (var target in plan.Steps.SelectMany(s => s.Targets).DistinctBy(t => t.Id))
                 if (!tracked.TryGetValue(target.Id, out var m) || m.Version != target.Version || m.ValidTo is not null) return false;
 
-            var newVectors = new Dictionary<Guid, float[]>();
             var events = MemoryStore.Created(created.Select(s => s.Created!));
             foreach (var step in plan.Steps)
             {
@@ -334,7 +333,7 @@ public sealed class LearningPipeline(
                             m.Confidence = Math.Max(m.Confidence, (float)step.Candidate.Confidence);
                             m.UpdatedAt = now;
                             m.Version++;
-                            newVectors[m.Id] = step.Vector;
+                            store.SetEmbedding(m, step.Vector);
                             events.Add(WebhookEvent.Of(m, WebhookEventTypes.MemoryUpdated));
                             break;
                         case LearningAction.Supersede:
@@ -349,7 +348,6 @@ public sealed class LearningPipeline(
                 }
             }
             await db.SaveChangesAsync(ct);
-            foreach (var (id, vector) in newVectors) await store.SetEmbeddingAsync(id, vector, tx, ct);
             if (plan.Steps.Count > 0)
                 events.Add(new WebhookEvent(WebhookEventTypes.LearningCompleted, owner.UserId, new LearningCompletedData(plan.Decisions(dryRun: false)
                     .Select(d => new LearnedDecision(d.Action, d.MemoryIds, d.Candidate.Content, d.Candidate.Key, d.Reason)).ToList())));

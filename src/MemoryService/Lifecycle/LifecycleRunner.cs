@@ -69,7 +69,9 @@ public sealed partial class LifecycleRunner(MemoryStore store, Embedder embedder
             .Where(m => m.ValidTo == null && m.Status == MemoryStatus.Active && (m.ExpiresAt == null || m.ExpiresAt > now))
             .OrderByDescending(m => m.ObservedAt).ThenByDescending(m => m.Id)
             .Take(options.Value.MaxMemoriesPerRun).ToListAsync(ct);
-        var vectors = await VectorsAsync(owner, served.Select(m => m.Id).ToArray(), tx, ct);
+        // the vectors of the current model (others cannot be compared with them)
+        var vectors = served.Where(m => m.Embedding is not null && m.EmbeddingModel == embedder.ModelId)
+            .ToDictionary(m => m.Id, m => VectorMath.ToFloats(m.Embedding!));
         var history = new List<MemoryHistory>();
         var threshold = settings.ConsolidateSimilarity ?? SameThingThresholds.For(embedder.ModelId);
 
@@ -259,21 +261,6 @@ public sealed partial class LifecycleRunner(MemoryStore store, Embedder embedder
     // ---- helpers ----
 
     private static JsonArray Ids(IEnumerable<Guid> ids) => new(ids.Select(id => (JsonNode)JsonValue.Create(id.ToString())!).ToArray());
-
-    /// <summary>The owner's vectors of the current model (others cannot be compared with them).</summary>
-    private async Task<Dictionary<Guid, float[]>> VectorsAsync(Owner owner, Guid[] ids, IDbContextTransaction tx, CancellationToken ct)
-    {
-        var result = new Dictionary<Guid, float[]>(ids.Length);
-        await using var cmd = new NpgsqlCommand(
-            "SELECT id, embedding::vector::real[] FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND embedding_model = $3 AND embedding IS NOT NULL",
-            (NpgsqlConnection)store.Db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction());
-        cmd.Parameters.AddWithValue(owner.TenantId);
-        cmd.Parameters.AddWithValue(ids);
-        cmd.Parameters.AddWithValue(embedder.ModelId);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct)) result[reader.GetGuid(0)] = reader.GetFieldValue<float[]>(1);
-        return result;
-    }
 
     private static double Cosine(float[] a, float[] b)
     {

@@ -3,13 +3,14 @@ using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Pgvector;
 
 namespace MemoryService.Memories;
 
 /// <summary>
 /// One remembered thing: a user's preference, fact or event, or (UserId null) the tenant's app knowledge.
-/// A superseded memory keeps its row with ValidTo set. Embedding and full-text columns are written and
-/// read by plain SQL (Retrieval), not mapped here.
+/// A superseded memory keeps its row with ValidTo set. The full-text column is written by the database and read by
+/// plain SQL (Retrieval), not mapped here.
 /// </summary>
 public sealed class Memory
 {
@@ -35,6 +36,8 @@ public sealed class Memory
     public int AccessCount { get; set; }
     public DateTimeOffset? LastAccessedAt { get; set; }
     public string? EmbeddingModel { get; set; }
+    /// <summary>The content's vector by <see cref="EmbeddingModel"/>, stored in half precision (pgvector's halfvec); null while pending.</summary>
+    public HalfVector? Embedding { get; set; }
     /// <summary>Archived memories are kept (listed on request, exported, restorable) but never searched or put in context.</summary>
     public MemoryStatus Status { get; set; } = MemoryStatus.Active;
     /// <summary>A pinned memory is never forgotten by the lifecycle.</summary>
@@ -108,6 +111,7 @@ internal sealed class MemoryConfiguration : IEntityTypeConfiguration<Memory>
             v => JsonNode.Parse(v, default, default)!.AsObject(),
             new Microsoft.EntityFrameworkCore.ChangeTracking.ValueComparer<JsonObject>(
                 (a, b) => JsonNode.DeepEquals(a, b), v => v.ToJsonString(default(JsonSerializerOptions)).GetHashCode(), v => v.DeepClone().AsObject()));
+        b.Property(m => m.Embedding).HasColumnType("halfvec");
         b.Property(m => m.Version).IsConcurrencyToken();
         b.Ignore(m => m.ETag);
     }

@@ -12,6 +12,7 @@ using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Pgvector;
 
 namespace MemoryService.Memories;
 
@@ -137,14 +138,11 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
     public static List<WebhookEvent> Created(IEnumerable<Memory> memories) =>
         memories.Select(m => WebhookEvent.Of(m, WebhookEventTypes.MemoryCreated)).ToList();
 
-    /// <summary>Replaces a memory's vector (its content changed) inside the caller's transaction.</summary>
-    public async Task SetEmbeddingAsync(Guid id, float[] vector, IDbContextTransaction tx, CancellationToken ct)
+    /// <summary>Gives a memory (tracked, its content changed) the new content's vector, written by the next SaveChanges.</summary>
+    public void SetEmbedding(Memory memory, float[] vector)
     {
-        await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::halfvec, embedding_model = $3 WHERE id = $1", tx);
-        cmd.Parameters.AddWithValue(id);
-        cmd.Parameters.AddWithValue(vector);
-        cmd.Parameters.AddWithValue(embedder.ModelId);
-        await cmd.ExecuteNonQueryAsync(ct);
+        memory.Embedding = VectorMath.ToStored(vector);
+        memory.EmbeddingModel = embedder.ModelId;
     }
 
     public Task<IdempotencyRecord?> FindIdempotencyAsync(Guid tenantId, string key, CancellationToken ct) =>
@@ -165,26 +163,25 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
     /// </summary>
     private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct)
     {
-        var dim = vectors?[0].Length ?? 0;
-        var flat = new float[ms.Count * dim];
-        for (var i = 0; i < (vectors?.Length ?? 0); i++) vectors![i].CopyTo(flat, i * dim);
+        for (var i = 0; i < (vectors?.Length ?? 0); i++) ms[i].Embedding = VectorMath.ToStored(vectors![i]);
 
         await using var cmd = Command("""
             WITH d AS (
                 SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::real[],
-                                     $11::real[], $12::text[], $13::timestamptz[], $14::timestamptz[], $19::boolean[])
-                     WITH ORDINALITY AS d(id, kind, content, key, tags, metadata, importance, confidence, source, observed_at, expires_at, pinned, ord)
+                                     $11::real[], $12::text[], $13::timestamptz[], $14::timestamptz[], $18::boolean[], $15::halfvec[])
+                     WITH ORDINALITY AS d(id, kind, content, key, tags, metadata, importance, confidence, source, observed_at, expires_at, pinned,
+                                          embedding, ord)
             ), ins AS (
                 INSERT INTO memories (id, tenant_id, user_id, kind, content, key, tags, metadata, importance, confidence, source,
                                       observed_at, created_at, updated_at, valid_from, expires_at, embedding, embedding_model, pinned)
                 SELECT d.id, $1, $2, d.kind, d.content, d.key, ARRAY(SELECT jsonb_array_elements_text(d.tags::jsonb)),
                        d.metadata::jsonb, d.importance, d.confidence, d.source, d.observed_at, $3, $3, d.observed_at, d.expires_at,
-                       ($15::real[])[(d.ord - 1) * $16 + 1 : d.ord * $16]::halfvec, $17, d.pinned
+                       d.embedding, $16, d.pinned
                 FROM d ORDER BY d.ord
                 RETURNING id, content
             )
             INSERT INTO memory_history (tenant_id, user_id, memory_id, event, new_content, changed_at, actor)
-            SELECT $1, $2, ins.id, 'created', ins.content, $3, $18 FROM ins
+            SELECT $1, $2, ins.id, 'created', ins.content, $3, $17 FROM ins
             """, tx);
         var p = cmd.Parameters;
         p.AddWithValue(ms[0].TenantId);
@@ -201,8 +198,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         p.AddWithValue(ms.Select(m => m.Source.ToString().ToLowerInvariant()).ToArray());
         p.AddWithValue(ms.Select(m => m.ObservedAt).ToArray());
         p.Add(new NpgsqlParameter { Value = ms.Select(m => m.ExpiresAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        p.Add(new NpgsqlParameter { Value = vectors is null ? DBNull.Value : flat, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Real });
-        p.AddWithValue(dim);
+        p.Add(new NpgsqlParameter<HalfVector?[]> { TypedValue = ms.Select(m => m.Embedding).ToArray() });
         p.Add(new NpgsqlParameter { Value = vectors is null ? DBNull.Value : embedder.ModelId, NpgsqlDbType = NpgsqlDbType.Text });
         p.AddWithValue(actor);
         p.AddWithValue(ms.Select(m => m.Pinned).ToArray());
@@ -247,7 +243,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         if (patch.TryGetPropertyValue("status", out var status)) memory.Status = Enum.Parse<MemoryStatus>(status!.GetValue<string>(), true);
 
         var contentChanged = memory.Content != oldContent;
-        float[]? vector = contentChanged ? await embedder.EmbedDocumentAsync(memory.Content, ct) : null;
+        if (contentChanged) SetEmbedding(memory, await embedder.EmbedDocumentAsync(memory.Content, ct));
 
         var now = Micros(clock.GetUtcNow());
         memory.UpdatedAt = now;
@@ -273,15 +269,6 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         catch (DbUpdateConcurrencyException)
         {
             return (WriteOutcome.Stale, null);
-        }
-        if (vector is not null)
-        {
-            await using var cmd = Command("UPDATE memories SET embedding = $2::real[]::halfvec, embedding_model = $3 WHERE id = $1", tx);
-            cmd.Parameters.AddWithValue(id);
-            cmd.Parameters.AddWithValue(vector);
-            cmd.Parameters.AddWithValue(embedder.ModelId);
-            await cmd.ExecuteNonQueryAsync(ct);
-            memory.EmbeddingModel = embedder.ModelId;
         }
         if (contentChanged) await entities.RelinkAsync(owner, memory, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
         await outbox.EnqueueAsync(db, tx, owner.TenantId, [WebhookEvent.Of(memory, WebhookEventTypes.MemoryUpdated)], ct);

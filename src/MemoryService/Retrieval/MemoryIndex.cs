@@ -1,12 +1,11 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Memories;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Pgvector;
 
 namespace MemoryService.Retrieval;
 
@@ -117,11 +116,8 @@ public sealed class OwnerIndex
 
     private static string Owned(bool knowledge) => $"tenant_id = $1 AND {(knowledge ? "user_id IS NULL" : "user_id = $2")} AND {Served}";
 
-    /// <summary>
-    /// An owner's current rows with their vectors ($1 tenant, $2 user), for an index kept in memory. The vector comes
-    /// in pgvector's binary form: Npgsql decodes a real[] element by element, ten times slower.
-    /// </summary>
-    internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, halfvec_send(embedding), pinned FROM memories WHERE {Owned(knowledge)}";
+    /// <summary>An owner's current rows with their vectors ($1 tenant, $2 user), for an index kept in memory.</summary>
+    internal static string RowsSql(bool knowledge) => $"SELECT {Columns}, embedding, pinned FROM memories WHERE {Owned(knowledge)}";
 
     /// <summary>
     /// For an owner read for one request only: what ranking and filters use, with each row's cosine to the query in
@@ -135,8 +131,8 @@ public sealed class OwnerIndex
         return $"""
             SELECT id, seq, kind, key, tags, importance, observed_at, created_at, expires_at, access_count,
                    tsvector_to_array(search_text), CASE WHEN {metadata} THEN metadata::text END,
-                   CASE WHEN embedding_model = {model} AND vector_dims(embedding) = cardinality({vector}::real[])
-                        THEN 1 - (embedding::vector <=> {vector}::real[]::vector) END,
+                   CASE WHEN embedding_model = {model} AND vector_dims(embedding) = vector_dims({vector})
+                        THEN 1 - (embedding::vector <=> {vector}) END,
                    confidence
             FROM memories WHERE {Owned(knowledge)}
             """;
@@ -148,7 +144,7 @@ public sealed class OwnerIndex
     {
         var command = Command(owner, QueryRowsSql(owner.IsKnowledge));
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = model });
-        command.Parameters.Add(new NpgsqlParameter<float[]> { TypedValue = vector });
+        command.Parameters.Add(new NpgsqlParameter<Vector> { TypedValue = new Vector(vector) });
         command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = metadata });
         return command;
     }
@@ -233,7 +229,7 @@ public sealed class OwnerIndex
         if (changed.Length > 0)
         {
             await using var cmd = new NpgsqlCommand(
-                $"SELECT {Columns}, halfvec_send(embedding), pinned FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND {Served}", connection);
+                $"SELECT {Columns}, embedding, pinned FROM memories WHERE tenant_id = $1 AND id = ANY($2) AND {Served}", connection);
             cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = changed });
             await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -293,22 +289,9 @@ public sealed class OwnerIndex
             Pinned = reader.GetBoolean(23),
         };
         var lexemes = Canonical(reader.GetFieldValue<string[]>(21), canonical);
-        var vector = reader.IsDBNull(22) ? null : ReadVector(reader, 22);
+        var vector = reader.IsDBNull(22) ? null : VectorMath.Halves(reader.GetFieldValue<HalfVector>(22));
         return new IndexRow(m, reader.GetInt64(1), reader.GetInt64(2), vector, vector is null ? 0 : VectorMath.Norm(vector), lexemes,
             IndexRow.ParseMetadata(reader.GetString(7)));
-    }
-
-    /// <summary>pgvector's binary form of a halfvec: int16 dimensions, int16 unused, then big-endian float16s.</summary>
-    private static Half[] ReadVector(NpgsqlDataReader reader, int ordinal)
-    {
-        using var stream = reader.GetStream(ordinal);
-        Span<byte> header = stackalloc byte[4];
-        stream.ReadExactly(header);
-        var vector = new Half[BinaryPrimitives.ReadInt16BigEndian(header)];
-        var bits = MemoryMarshal.Cast<Half, short>(vector.AsSpan());
-        stream.ReadExactly(MemoryMarshal.AsBytes(bits));
-        if (BitConverter.IsLittleEndian) BinaryPrimitives.ReverseEndianness(bits, bits);
-        return vector;
     }
 }
 

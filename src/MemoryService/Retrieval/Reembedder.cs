@@ -51,20 +51,16 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
         if (ids.Count == 0) return 0;
 
         var vectors = await embedder.EmbedDocumentsAsync(texts, ct);
-        var dim = vectors[0].Length;
-        var flat = new float[vectors.Length * dim];
-        for (var i = 0; i < vectors.Length; i++) vectors[i].CopyTo(flat, i * dim);
         // The version guard skips a memory edited meanwhile: its PATCH already embedded the new content.
         await using var update = dataSource.CreateCommand("""
-            UPDATE memories m SET embedding = ($4::real[])[(d.ord - 1) * $5 + 1 : d.ord * $5]::halfvec, embedding_model = $1
-            FROM unnest($2::uuid[], $3::int[]) WITH ORDINALITY AS d(id, version, ord)
+            UPDATE memories m SET embedding = d.embedding, embedding_model = $1
+            FROM unnest($2::uuid[], $3::int[], $4::halfvec[]) AS d(id, version, embedding)
             WHERE m.id = d.id AND m.version = d.version
             """);
         update.Parameters.AddWithValue(embedder.ModelId);
         update.Parameters.AddWithValue(ids.ToArray());
         update.Parameters.AddWithValue(versions.ToArray());
-        update.Parameters.AddWithValue(flat);
-        update.Parameters.AddWithValue(dim);
+        update.Parameters.AddWithValue(Array.ConvertAll(vectors, VectorMath.ToStored));
         var updated = await update.ExecuteNonQueryAsync(ct);
         return Math.Max(updated, 1);
     }

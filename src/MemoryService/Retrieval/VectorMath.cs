@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using HalfVector = Pgvector.HalfVector;
 
 namespace MemoryService.Retrieval;
 
@@ -11,6 +12,22 @@ namespace MemoryService.Retrieval;
 /// </summary>
 public static class VectorMath
 {
+    /// <summary>A model's vector as the database stores it (halfvec): each component rounded to the nearest half.</summary>
+    public static HalfVector ToStored(float[] vector)
+    {
+        var halves = new Half[vector.Length];
+        for (var i = 0; i < halves.Length; i++) halves[i] = (Half)vector[i];
+        return new HalfVector(halves);
+    }
+
+    /// <summary>A stored vector's halves: its own array (as read from the database), copied only when it does not wrap one whole.</summary>
+    public static Half[] Halves(HalfVector vector) =>
+        MemoryMarshal.TryGetArray(vector.Memory, out var segment) && segment is { Offset: 0, Array: { } array } && segment.Count == array.Length
+            ? array : vector.ToArray();
+
+    /// <summary>A stored vector widened to floats (exactly: every half is a float).</summary>
+    public static float[] ToFloats(HalfVector vector) => Array.ConvertAll(Halves(vector), h => (float)h);
+
     public static double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         var sum = Vector<double>.Zero;

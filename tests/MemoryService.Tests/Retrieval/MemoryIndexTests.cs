@@ -114,8 +114,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
         Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsync("/v1/users/u/memories/batch", Body(new { items }))).StatusCode);
         Assert.Equal(0, (await ApiFactory.WaitForEmbeddingsAsync(t.Http)).GetProperty("pending").GetInt64());
         var owner = new Owner(t.TenantId, "u");
-        await using var conn = new NpgsqlConnection(api.ConnectionString);
-        await conn.OpenAsync();
+        await using var conn = await api.Services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync();
         var first = await OwnerIndex.LoadAsync(conn, owner, null, DateTimeOffset.UtcNow, CancellationToken.None);
 
         // Changes of every kind behind the snapshot: new rows, edited rows, superseded and deleted rows, access counts.

@@ -6,22 +6,11 @@ namespace MemoryService.Tests.Sdk;
 /// <summary>The generated C# SDK (src/MemoryService.Client) against the live service over HTTP.</summary>
 public sealed class CSharpSdkTests(ApiFactory factory) : IClassFixture<ApiFactory>
 {
-    private static string NewUser() => "sdk-" + Guid.NewGuid().ToString("N")[..10];
-
-    /// <summary>A new tenant made through the SDK's admin operations, and an SDK client with its key.</summary>
-    private async Task<MemoryServiceClient> NewTenantClientAsync()
-    {
-        var admin = new MemoryServiceClient(factory.CreateClient(), ApiFactory.AdminKey);
-        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest { Name = "sdk-" + Guid.NewGuid().ToString("N")[..8] });
-        var key = await admin.CreateApiKeyAsync(tenant.Id, new CreateKeyRequest { Name = "sdk" });
-        return new MemoryServiceClient(factory.CreateClient(), key.Key);
-    }
-
     [Fact]
     public async Task CreatedAndBatchCreatedMemoriesAreListedPageByPageWithTheCursor()
     {
-        var sdk = await NewTenantClientAsync();
-        var user = NewUser();
+        var sdk = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
 
         var one = await sdk.CreateMemoryAsync(user, new CreateMemoryRequest { Content = "Prefers window seats", Kind = MemoryKind.Preference, Tags = ["travel"] });
         var batch = await sdk.CreateMemoriesBatchAsync(user, new BatchCreateRequest
@@ -51,8 +40,8 @@ public sealed class CSharpSdkTests(ApiFactory factory) : IClassFixture<ApiFactor
     [Fact]
     public async Task ConditionalPatchWithAStaleETagIsATypedPreconditionFailed()
     {
-        var sdk = await NewTenantClientAsync();
-        var user = NewUser();
+        var sdk = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         var created = await sdk.CreateMemoryAsync(user, new CreateMemoryRequest { Content = "Likes green tea", Kind = MemoryKind.Preference });
 
         var got = await sdk.GetMemoryAsync(user, created.Id);
@@ -77,10 +66,10 @@ public sealed class CSharpSdkTests(ApiFactory factory) : IClassFixture<ApiFactor
     [Fact]
     public async Task ValidationProblemCarriesFieldErrors()
     {
-        var sdk = await NewTenantClientAsync();
+        var sdk = await factory.NewSdkTenantAsync();
 
         var problem = await Assert.ThrowsAsync<MemoryServiceProblemException>(() =>
-            sdk.CreateMemoryAsync(NewUser(), new CreateMemoryRequest { Content = "x", Importance = 7 }));
+            sdk.CreateMemoryAsync(SdkTenants.NewUser(), new CreateMemoryRequest { Content = "x", Importance = 7 }));
 
         Assert.Equal(400, problem.Status);
         Assert.Contains("importance", problem.Errors.Keys);
@@ -92,15 +81,15 @@ public sealed class CSharpSdkTests(ApiFactory factory) : IClassFixture<ApiFactor
     public async Task WrongKeyIsATypedUnauthorized()
     {
         var sdk = new MemoryServiceClient(factory.CreateClient(), "msk_not_a_real_key_0123456789");
-        var problem = await Assert.ThrowsAsync<MemoryServiceProblemException>(() => sdk.ListMemoriesAsync(NewUser()));
+        var problem = await Assert.ThrowsAsync<MemoryServiceProblemException>(() => sdk.ListMemoriesAsync(SdkTenants.NewUser()));
         Assert.Equal(401, problem.Status);
     }
 
     [Fact]
     public async Task SearchContextAndExtractWorkThroughTheSdk()
     {
-        var sdk = await NewTenantClientAsync();
-        var user = NewUser();
+        var sdk = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         var tea = await sdk.CreateMemoryAsync(user, new CreateMemoryRequest { Content = "Prefers green tea over coffee", Kind = MemoryKind.Preference });
         await sdk.CreateMemoryAsync(user, new CreateMemoryRequest { Content = "Works as a carpenter", Kind = MemoryKind.Fact });
 
@@ -125,8 +114,8 @@ public sealed class CSharpSdkTests(ApiFactory factory) : IClassFixture<ApiFactor
     [Fact]
     public async Task ExportResetAndEraseWorkThroughTheSdk()
     {
-        var sdk = await NewTenantClientAsync();
-        var user = NewUser();
+        var sdk = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         var kept = await sdk.CreateMemoryAsync(user, new CreateMemoryRequest { Content = "Speaks Portuguese", Kind = MemoryKind.Fact });
 
         var export = await sdk.ExportUserAsync(user);

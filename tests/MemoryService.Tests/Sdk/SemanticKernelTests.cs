@@ -23,16 +23,6 @@ public sealed class SemanticKernelTests(ApiFactory factory) : IClassFixture<ApiF
 
     public async Task DisposeAsync() => await _fake.DisposeAsync();
 
-    private static string NewUser() => "sk-" + Guid.NewGuid().ToString("N")[..10];
-
-    private async Task<MemoryServiceClient> NewTenantClientAsync()
-    {
-        var admin = new MemoryServiceClient(factory.CreateClient(), ApiFactory.AdminKey);
-        var tenant = await admin.CreateTenantAsync(new CreateTenantRequest { Name = "sk-" + Guid.NewGuid().ToString("N")[..8] });
-        var key = await admin.CreateApiKeyAsync(tenant.Id, new CreateKeyRequest { Name = "sk" });
-        return new MemoryServiceClient(factory.CreateClient(), key.Key);
-    }
-
     private OpenAIClient FakeOpenAi() => new(new ApiKeyCredential("test-key"), new OpenAIClientOptions { Endpoint = _fake.BaseUrl });
 
     private Kernel NewKernel(MemoryServiceClient memory, string user)
@@ -58,8 +48,8 @@ public sealed class SemanticKernelTests(ApiFactory factory) : IClassFixture<ApiF
     [Fact]
     public async Task StoredPreferenceReachesTheSystemPromptTheKernelModelReceives()
     {
-        var memory = await NewTenantClientAsync();
-        var user = NewUser();
+        var memory = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         await memory.CreateMemoryAsync(user, new CreateMemoryRequest { Content = "Prefers answers in Portuguese", Kind = MemoryKind.Preference });
         var kernel = NewKernel(memory, user);
         _fake.EnqueueChatReply("Olá!");
@@ -77,8 +67,8 @@ public sealed class SemanticKernelTests(ApiFactory factory) : IClassFixture<ApiF
     [Fact]
     public async Task StatedPreferenceIsLearnedAfterTheReplyAndReachesTheNextTurn()
     {
-        var memory = await NewTenantClientAsync();
-        var user = NewUser();
+        var memory = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         var kernel = NewKernel(memory, user);
         _fake.EnqueueChatReply("Noted, no meat.", "How about a mushroom risotto?");
 
@@ -95,8 +85,8 @@ public sealed class SemanticKernelTests(ApiFactory factory) : IClassFixture<ApiF
     [Fact]
     public async Task ChatClientPipelineAddsContextAndLearnsWhenStreaming()
     {
-        var memory = await NewTenantClientAsync();
-        var user = NewUser();
+        var memory = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         await memory.CreateMemoryAsync(user, new CreateMemoryRequest { Content = "Prefers short answers", Kind = MemoryKind.Preference });
         using var chat = new ChatClientBuilder(FakeOpenAi().GetChatClient("fake-model").AsIChatClient())
             .UseMemoryService(memory, new MemoryChatOptions { UserId = user })
@@ -116,8 +106,8 @@ public sealed class SemanticKernelTests(ApiFactory factory) : IClassFixture<ApiF
     [Fact]
     public async Task PluginFunctionsAreListedWithDescriptionsAndOfferedToTheModel()
     {
-        var memory = await NewTenantClientAsync();
-        var user = NewUser();
+        var memory = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         var kernel = NewKernel(memory, user);
 
         var functions = kernel.Plugins[MemoryPlugin.DefaultName].GetFunctionsMetadata().ToDictionary(f => f.Name);
@@ -141,8 +131,8 @@ public sealed class SemanticKernelTests(ApiFactory factory) : IClassFixture<ApiF
     [Fact]
     public async Task PluginRemembersRecallsAndForgets()
     {
-        var memory = await NewTenantClientAsync();
-        var user = NewUser();
+        var memory = await factory.NewSdkTenantAsync();
+        var user = SdkTenants.NewUser();
         var kernel = NewKernel(memory, user);
 
         var remembered = await kernel.InvokeAsync(MemoryPlugin.DefaultName, "remember", new() { ["content"] = "Prefers aisle seats", ["kind"] = "preference" });

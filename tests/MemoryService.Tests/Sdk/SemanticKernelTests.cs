@@ -149,4 +149,19 @@ public sealed class SemanticKernelTests(ApiFactory factory) : IClassFixture<ApiF
         var again = await kernel.InvokeAsync(MemoryPlugin.DefaultName, "forget", new() { ["memoryId"] = stored.Id.ToString() });
         Assert.Contains("No memory", again.ToString());
     }
+
+    [Fact]
+    public async Task AFailingMemoryServiceLeavesTheChatWorkingWithoutMemory()
+    {
+        var rejected = new MemoryServiceClient(factory.CreateClient(), "msk_not_a_real_key_0123456789");
+        using var chat = new ChatClientBuilder(FakeOpenAi().GetChatClient("fake-model").AsIChatClient())
+            .UseMemoryService(rejected, new MemoryChatOptions { UserId = SdkTenants.NewUser() })
+            .Build();
+        _fake.EnqueueChatReply("Still here.");
+
+        var response = await chat.GetResponseAsync([new ChatMessage(ChatRole.System, "Be brief."), new ChatMessage(ChatRole.User, "I'm vegetarian.")]);
+
+        Assert.Equal("Still here.", response.Text);
+        Assert.Equal("Be brief.", LastSystemPrompt());
+    }
 }

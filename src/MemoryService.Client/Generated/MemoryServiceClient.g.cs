@@ -8481,7 +8481,7 @@ namespace MemoryService.Client
         public CandidateResponse Candidate { get; set; } = new CandidateResponse();
 
         /// <summary>
-        /// The memories touched: for add and supersede the new memory first, then the superseded ones. A dry run lists only existing memories.
+        /// The memories touched: for add, supersede and promote the new memory first, then the superseded ones. A dry run lists only existing memories.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("memory_ids")]
         [System.ComponentModel.DataAnnotations.Required]
@@ -8490,6 +8490,12 @@ namespace MemoryService.Client
         [System.Text.Json.Serialization.JsonPropertyName("reason")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public string Reason { get; set; } = default!;
+
+        /// <summary>
+        /// For a preference learned from behaviour: the supporting turns, one per conversation, oldest first; else null.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("supporting")]
+        public System.Collections.Generic.List<SupportingTurnResponse>? Supporting { get; set; } = default!;
 
     }
 
@@ -8783,6 +8789,12 @@ namespace MemoryService.Client
         [System.Text.Json.Serialization.JsonPropertyName("time_zone")]
         public string? TimeZone { get; set; } = default!;
 
+        /// <summary>
+        /// The app's id of the conversation (1-200 characters): a request about answers ("shorter, please") repeated in calls with the same id counts once towards a learned preference. Default: this call is a conversation of its own.
+        /// </summary>
+        [System.Text.Json.Serialization.JsonPropertyName("conversation_id")]
+        public string? ConversationId { get; set; } = default!;
+
     }
 
     [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
@@ -8946,6 +8958,9 @@ namespace MemoryService.Client
 
         [System.Runtime.Serialization.EnumMember(Value = @"supersede")]
         Supersede = 3,
+
+        [System.Runtime.Serialization.EnumMember(Value = @"promote")]
+        Promote = 4,
 
     }
 
@@ -9688,6 +9703,24 @@ namespace MemoryService.Client
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("proxy_learning")]
         public bool ProxyLearning { get; set; } = default!;
+
+    }
+
+    [System.CodeDom.Compiler.GeneratedCode("NJsonSchema", "14.8.0.0 (NJsonSchema v11.6.2.0 (Newtonsoft.Json v13.0.0.0))")]
+    public partial class SupportingTurnResponse
+    {
+
+        [System.Text.Json.Serialization.JsonPropertyName("conversation_id")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string ConversationId { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("observed_at")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public System.DateTimeOffset ObservedAt { get; set; } = default!;
+
+        [System.Text.Json.Serialization.JsonPropertyName("text")]
+        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
+        public string Text { get; set; } = default!;
 
     }
 

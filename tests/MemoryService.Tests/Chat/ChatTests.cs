@@ -113,12 +113,7 @@ public sealed class ChatTests(ChatApiFactory factory) : IClassFixture<ChatApiFac
     {
         using var t = await factory.NewTenantAsync();
         await AddMemoryAsync(t, "u3", "Lives in Lisbon", "fact");
-        var key = t.Http.DefaultRequestHeaders.Authorization!.Parameter!;
-        var client = new ChatClient("test-model", new ApiKeyCredential(key), new OpenAIClientOptions
-        {
-            Endpoint = new Uri(t.Http.BaseAddress!, "/v1/openai"),
-            Transport = new HttpClientPipelineTransport(factory.CreateClient()),
-        });
+        var client = ProxyClient.For(t, factory.CreateClient(), "test-model");
         var options = new ChatCompletionOptions { EndUserId = "u3", Temperature = 0.2f };
         Model.EnqueueChatReply("It is sunny in Lisbon.", "Lisbon is lovely.");
 

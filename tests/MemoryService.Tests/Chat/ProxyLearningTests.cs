@@ -84,16 +84,11 @@ public sealed class ProxyLearningTests(CrossTenantFactory factory) : IClassFixtu
         Assert.Equal(before, factory.Fake.Requests.Count);
     }
 
-    private ChatClient Client(TenantClient t, string? learnHeader)
-    {
-        var options = new OpenAIClientOptions
+    private ChatClient Client(TenantClient t, string? learnHeader) =>
+        ProxyClient.For(t, factory.CreateClient(), "test-model", options =>
         {
-            Endpoint = new Uri(t.Http.BaseAddress!, "/v1/openai"),
-            Transport = new HttpClientPipelineTransport(factory.CreateClient()),
-        };
-        if (learnHeader is not null) options.AddPolicy(new HeaderPolicy("X-Memory-Learn", learnHeader), PipelinePosition.PerCall);
-        return new ChatClient("test-model", new ApiKeyCredential(t.Http.DefaultRequestHeaders.Authorization!.Parameter!), options);
-    }
+            if (learnHeader is not null) options.AddPolicy(new HeaderPolicy("X-Memory-Learn", learnHeader), PipelinePosition.PerCall);
+        });
 
     private JsonElement LastModelRequest() => factory.Fake.RequestsTo("/v1/chat/completions").Last().Json;
 

@@ -15,6 +15,7 @@ return name switch
     "meaning" => MeaningBenchmark.Run(rest),
     "costs" => CostBenchmark.Run(rest),
     "lifecycle-calibrate" => LifecycleCalibration.Run(rest),
+    "graph" => GraphBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -47,5 +48,7 @@ static int Help()
     Console.WriteLine("              [--provider local|hashing] [--model arctic-xs|minilm] [--users 4] [--seconds 8] [--concurrency 1,8]");
     Console.WriteLine("  lifecycle-calibrate  consolidation cosine threshold per embedding model from restated vs differing pairs");
     Console.WriteLine("              [--models hashing,minilm,arctic-xs]");
+    Console.WriteLine("  graph       entity graph in ranking: multi-hop set (both supports in the top 10) and LoCoMo recall@10 per category,");
+    Console.WriteLine("              graph weight 0 against each given weight [--weights 0,0.3] [--skip-locomo] [--skip-multihop] [--set Graph:Hops=1]");
     return 2;
 }

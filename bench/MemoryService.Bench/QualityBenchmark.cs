@@ -42,22 +42,7 @@ public static class QualityBenchmark
         // --copies 1 (implied by --tune) runs every mode on one copy, for a slow model: the searches of earlier modes then
         // leave access statistics that move the small activation signal of later ones a little.
         var copies = args.Contains("--tune") ? 1 : int.Parse(ServiceHost.Arg(args, "--copies") ?? Modes.Length.ToString());
-        foreach (var copy in Enumerable.Range(0, copies))
-        foreach (var conversation in data.Conversations)
-        {
-            var items = conversation.Turns.Select(t => new
-            {
-                content = t.Text,
-                kind = "event",
-                observed_at = t.SessionDate,
-                metadata = new { dia_id = t.DiaId },
-            }).ToList();
-            foreach (var chunk in items.Chunk(1000))
-            {
-                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-{copy}/memories/batch", new { items = chunk }, Json);
-                response.EnsureSuccessStatusCode();
-            }
-        }
+        await IngestAsync(http, data, run, copies);
         Console.WriteLine($"ingested in {ingest.Elapsed.TotalSeconds:0.0} s");
         var embedded = await ServiceHost.WaitForEmbeddingsAsync(http);
         Console.WriteLine($"vector-searchable {embedded:0.0} s later (background embedding)");
@@ -98,13 +83,34 @@ public static class QualityBenchmark
         return 0;
     }
 
+    /// <summary>Stores every conversation as the user "{sample}-{run}-{copy}" for each copy, one event memory per turn.</summary>
+    internal static async Task IngestAsync(HttpClient http, LocomoDataset data, string run, int copies)
+    {
+        foreach (var copy in Enumerable.Range(0, copies))
+        foreach (var conversation in data.Conversations)
+        {
+            var items = conversation.Turns.Select(t => new
+            {
+                content = t.Text,
+                kind = "event",
+                observed_at = t.SessionDate,
+                metadata = new { dia_id = t.DiaId },
+            }).ToList();
+            foreach (var chunk in items.Chunk(1000))
+            {
+                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-{copy}/memories/batch", new { items = chunk }, Json);
+                response.EnsureSuccessStatusCode();
+            }
+        }
+    }
+
     /// <summary>
     /// Conversations the fusion defaults are tuned on; the others are held out to check the tuning generalises
     /// (reported as groups "split:tune" and "split:held-out").
     /// </summary>
-    private static readonly HashSet<string> TuneSplit = ["conv-26", "conv-30", "conv-41"];
+    internal static readonly HashSet<string> TuneSplit = ["conv-26", "conv-30", "conv-41"];
 
-    private static async Task<(Dictionary<string, double[]> Sums, Dictionary<string, int> Counts, List<double> Latencies)> EvaluateAsync(
+    internal static async Task<(Dictionary<string, double[]> Sums, Dictionary<string, int> Counts, List<double> Latencies)> EvaluateAsync(
         HttpClient http, LocomoDataset data, string suffix, object? weights)
     {
         var sums = new Dictionary<string, double[]>();
@@ -161,7 +167,7 @@ public static class QualityBenchmark
             Console.WriteLine($"{r.Weights,-44} R@10 tune {r.Tune:0.000} held-out {r.HeldOut:0.000} overall {r.Overall:0.000}");
     }
 
-    private static JsonSerializerOptions CreateJson()
+    internal static JsonSerializerOptions CreateJson()
     {
         var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         ApiConventions.Configure(o);

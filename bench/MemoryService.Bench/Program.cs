@@ -16,6 +16,7 @@ return name switch
     "costs" => CostBenchmark.Run(rest),
     "lifecycle-calibrate" => LifecycleCalibration.Run(rest),
     "lifecycle" => LifecycleBenchmark.Run(rest),
+    "graph" => GraphBenchmark.Run(rest),
     _ => Help(),
 };
 
@@ -52,5 +53,7 @@ static int Help()
     Console.WriteLine("  lifecycle   synthetic year-long profiles (about 2,000 memories each) before and after one lifecycle run: active memories,");
     Console.WriteLine("              context tokens and coverage of the gold questions at fixed budgets, gold answers lost");
     Console.WriteLine("              [--profile duplicate-heavy|varied|all] [--budget 800,2000] [--set Section:Key=value]");
+    Console.WriteLine("  graph       entity graph in ranking: multi-hop set (both supports in the top 10) and LoCoMo recall@10 per category,");
+    Console.WriteLine("              graph weight 0 against each given weight [--weights 0,0.3] [--skip-locomo] [--skip-multihop] [--set Graph:Hops=1]");
     return 2;
 }

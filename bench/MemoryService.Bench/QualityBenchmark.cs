@@ -45,22 +45,7 @@ public static class QualityBenchmark
         // --lifecycle adds one more copy that gets one lifecycle run (every step) before its hybrid search
         var modeCopies = copies;
         var lifecycleCopy = args.Contains("--lifecycle") ? copies++ : -1;
-        foreach (var copy in Enumerable.Range(0, copies))
-        foreach (var conversation in data.Conversations)
-        {
-            var items = conversation.Turns.Select(t => new
-            {
-                content = t.Text,
-                kind = "event",
-                observed_at = t.SessionDate,
-                metadata = new { dia_id = t.DiaId },
-            }).ToList();
-            foreach (var chunk in items.Chunk(1000))
-            {
-                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-{copy}/memories/batch", new { items = chunk }, Json);
-                response.EnsureSuccessStatusCode();
-            }
-        }
+        await IngestAsync(http, data, run, copies);
         Console.WriteLine($"ingested in {ingest.Elapsed.TotalSeconds:0.0} s");
         var embedded = await ServiceHost.WaitForEmbeddingsAsync(http);
         Console.WriteLine($"vector-searchable {embedded:0.0} s later (background embedding)");
@@ -119,13 +104,34 @@ public static class QualityBenchmark
         return 0;
     }
 
+    /// <summary>Stores every conversation as the user "{sample}-{run}-{copy}" for each copy, one event memory per turn.</summary>
+    internal static async Task IngestAsync(HttpClient http, LocomoDataset data, string run, int copies)
+    {
+        foreach (var copy in Enumerable.Range(0, copies))
+        foreach (var conversation in data.Conversations)
+        {
+            var items = conversation.Turns.Select(t => new
+            {
+                content = t.Text,
+                kind = "event",
+                observed_at = t.SessionDate,
+                metadata = new { dia_id = t.DiaId },
+            }).ToList();
+            foreach (var chunk in items.Chunk(1000))
+            {
+                var response = await http.PostAsJsonAsync($"/v1/users/{conversation.SampleId}-{run}-{copy}/memories/batch", new { items = chunk }, Json);
+                response.EnsureSuccessStatusCode();
+            }
+        }
+    }
+
     /// <summary>
     /// Conversations the fusion defaults are tuned on; the others are held out to check the tuning generalises
     /// (reported as groups "split:tune" and "split:held-out").
     /// </summary>
-    private static readonly HashSet<string> TuneSplit = ["conv-26", "conv-30", "conv-41"];
+    internal static readonly HashSet<string> TuneSplit = ["conv-26", "conv-30", "conv-41"];
 
-    private static async Task<(Dictionary<string, double[]> Sums, Dictionary<string, int> Counts, List<double> Latencies)> EvaluateAsync(
+    internal static async Task<(Dictionary<string, double[]> Sums, Dictionary<string, int> Counts, List<double> Latencies)> EvaluateAsync(
         HttpClient http, LocomoDataset data, string suffix, object? weights)
     {
         var sums = new Dictionary<string, double[]>();
@@ -183,7 +189,7 @@ public static class QualityBenchmark
             Console.WriteLine($"{r.Weights,-44} R@10 tune {r.Tune:0.000} held-out {r.HeldOut:0.000} overall {r.Overall:0.000}");
     }
 
-    private static JsonSerializerOptions CreateJson()
+    internal static JsonSerializerOptions CreateJson()
     {
         var o = new JsonSerializerOptions(JsonSerializerDefaults.Web);
         ApiConventions.Configure(o);

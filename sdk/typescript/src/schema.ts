@@ -800,9 +800,13 @@ export interface components {
         /** @enum {string} */
         ContextFormat: "text" | "markdown" | "json";
         ContextItemResponse: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The memory's id, or in the people section the entity's.
+             */
             id: string;
-            kind: components["schemas"]["MemoryKind"];
+            /** @description The memory's kind (preference, fact, event, knowledge); null in the people section. */
+            kind?: string | null;
             content: string;
             date?: string | null;
             /** Format: double */
@@ -824,10 +828,10 @@ export interface components {
              * @description Hard ceiling on the system prompt's tokens, in the configured encoding (Context:Tokenizer, o200k_base by default); default 800.
              */
             token_budget?: number | null;
-            /** @description Which of preferences, memories, knowledge, events to include; default all. */
+            /** @description Which of preferences, memories, knowledge, events, people to include; default all but people. */
             sections?: string[] | null;
             format?: components["schemas"]["ContextFormat"];
-            /** @description A wrapper for this request only, with {{preferences}}, {{memories}}, {{knowledge}}, {{events}}. */
+            /** @description A wrapper for this request only, with {{preferences}}, {{memories}}, {{knowledge}}, {{events}}, {{people}}. */
             template?: string | null;
         };
         ContextResponse: {

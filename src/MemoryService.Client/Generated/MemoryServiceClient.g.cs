@@ -8157,14 +8157,18 @@ namespace MemoryService.Client
     public partial class ContextItemResponse
     {
 
+        /// <summary>
+        /// The memory's id, or in the people section the entity's.
+        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("id")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
         public System.Guid Id { get; set; } = default!;
 
+        /// <summary>
+        /// The memory's kind (preference, fact, event, knowledge); null in the people section.
+        /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("kind")]
-        [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
-        [System.Text.Json.Serialization.JsonConverter(typeof(MemoryService.Client.SnakeCaseEnumConverter<MemoryKind>))]
-        public MemoryKind Kind { get; set; } = default!;
+        public string? Kind { get; set; } = default!;
 
         [System.Text.Json.Serialization.JsonPropertyName("content")]
         [System.ComponentModel.DataAnnotations.Required(AllowEmptyStrings = true)]
@@ -8219,7 +8223,7 @@ namespace MemoryService.Client
         public int? TokenBudget { get; set; } = default!;
 
         /// <summary>
-        /// Which of preferences, memories, knowledge, events to include; default all.
+        /// Which of preferences, memories, knowledge, events, people to include; default all but people.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("sections")]
         public System.Collections.Generic.List<string>? Sections { get; set; } = default!;
@@ -8229,7 +8233,7 @@ namespace MemoryService.Client
         public ContextFormat? Format { get; set; } = default!;
 
         /// <summary>
-        /// A wrapper for this request only, with {{preferences}}, {{memories}}, {{knowledge}}, {{events}}.
+        /// A wrapper for this request only, with {{preferences}}, {{memories}}, {{knowledge}}, {{events}}, {{people}}.
         /// </summary>
         [System.Text.Json.Serialization.JsonPropertyName("template")]
         public string? Template { get; set; } = default!;

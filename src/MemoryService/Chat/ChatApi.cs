@@ -87,7 +87,7 @@ public static class ChatApi
         // 2. build the memory context from the latest user turn and a little before it
         var context = await builder.BuildAsync(spec!, ct);
         if (context is null) return TypedResults.Problem(TooSmall(spec!, builder));
-        var memoryIds = context.Items.Select(i => i.Memory.Id).ToList();
+        var memoryIds = context.Memories.Select(i => i.Memory!.Id).ToList();
 
         // 3. system prompt + the conversation to the model
         List<ChatMessage> messages = [new(ChatRole.System, context.SystemPrompt), .. turns.Select(t => new ChatMessage(new ChatRole(t.Role), t.Content))];

@@ -86,7 +86,7 @@ public static class OpenAiProxyApi
         if (context is { SystemPrompt.Length: > 0 })
             messages.Insert(0, new JsonObject { ["role"] = "system", ["content"] = context.SystemPrompt });
         var stream = body["stream"] is JsonValue s && s.TryGetValue<bool>(out var on) && on;
-        http.Response.Headers[MemoryIdsHeader] = string.Join(",", context?.Items.Select(i => i.Memory.Id) ?? []);
+        http.Response.Headers[MemoryIdsHeader] = string.Join(",", context?.Memories.Select(i => i.Memory!.Id) ?? []);
 
         // 4. send it on; errors before the first byte are problems, after it an OpenAI-style error event. An OpenAI-compatible
         //    model gets the body as it is; any other provider the same request through its IChatClient, answered in OpenAI's shape.

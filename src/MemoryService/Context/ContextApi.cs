@@ -23,11 +23,14 @@ public static class ContextApi
         [property: Description("What the conversation is about now; 1-2,000 characters. Or give messages.")] string? Query = null,
         [property: Description("The last turns; the latest user turn plus a little of the ones before it become the query.")] IReadOnlyList<ContextMessage>? Messages = null,
         [property: Description("Hard ceiling on the system prompt's tokens, in the configured encoding (Context:Tokenizer, o200k_base by default); default 800.")] int? TokenBudget = null,
-        [property: Description("Which of preferences, memories, knowledge, events to include; default all.")] IReadOnlyList<string>? Sections = null,
+        [property: Description("Which of preferences, memories, knowledge, events, people to include; default all but people.")] IReadOnlyList<string>? Sections = null,
         [property: Description("text (default), markdown or json: how the sections are written.")] ContextFormat? Format = null,
-        [property: Description("A wrapper for this request only, with {{preferences}}, {{memories}}, {{knowledge}}, {{events}}.")] string? Template = null);
+        [property: Description("A wrapper for this request only, with {{preferences}}, {{memories}}, {{knowledge}}, {{events}}, {{people}}.")] string? Template = null);
 
-    public sealed record ContextItemResponse(Guid Id, MemoryKind Kind, string Content, string? Date, double Score);
+    public sealed record ContextItemResponse(
+        [property: Description("The memory's id, or in the people section the entity's.")] Guid Id,
+        [property: Description("The memory's kind (preference, fact, event, knowledge); null in the people section.")] string? Kind,
+        string Content, string? Date, double Score);
 
     public sealed record ContextSectionResponse(string Name, IReadOnlyList<ContextItemResponse> Items);
 
@@ -86,7 +89,7 @@ public static class ContextApi
         var turns = ValidateMessages(r.Messages, "messages", errors);
         if (r.TokenBudget is < 1 or > MaxTokenBudget) MemoryValidation.Add(errors, "token_budget", $"Between 1 and {MaxTokenBudget}.");
         var sections = new HashSet<ContextSection>();
-        foreach (var name in r.Sections ?? ContextSections.All.Select(ContextSections.Name).ToList())
+        foreach (var name in r.Sections ?? ContextSections.Default.Select(ContextSections.Name).ToList())
         {
             if (name is null || !ContextSections.TryParse(name, out var section))
                 MemoryValidation.Add(errors, "sections", $"Unknown section '{name}'; use {string.Join(", ", ContextSections.All.Select(ContextSections.Name))}.");
@@ -128,10 +131,10 @@ public static class ContextApi
     public static ContextResponse AsResponse(BuiltContext built, ContextSpec spec) => new(
         built.SystemPrompt, built.TokenCount, spec.TokenBudget, spec.Format,
         ContextSections.All.Where(spec.Sections.Contains).Select(s => new ContextSectionResponse(ContextSections.Name(s),
-            built.Items.Where(i => i.Section == s).Select(i => new ContextItemResponse(i.Memory.Id, i.Memory.Kind, i.Memory.Content, i.Date,
+            built.Items.Where(i => i.Section == s).Select(i => new ContextItemResponse(i.Id, i.Memory is { } m ? System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(m.Kind.ToString()) : null, i.Memory?.Content ?? i.Line[2..], i.Date,
                 Math.Round(i.Score, 6))).ToList())).ToList(),
-        built.Items.Select(i => new UsedMemory(i.Memory.Id, i.Memory.Kind, Math.Round(i.Score, 6), ContextSections.Name(i.Section))).ToList(),
-        built.Dropped.Select(i => new DroppedMemory(i.Memory.Id, i.Memory.Kind, Math.Round(i.Score, 6), ContextSections.Name(i.Section),
+        built.Memories.Select(i => new UsedMemory(i.Memory!.Id, i.Memory.Kind, Math.Round(i.Score, 6), ContextSections.Name(i.Section))).ToList(),
+        built.Dropped.Where(i => i.Memory is not null).Select(i => new DroppedMemory(i.Memory!.Id, i.Memory.Kind, Math.Round(i.Score, 6), ContextSections.Name(i.Section),
             i.Memory.Content)).ToList());
 
     private static async Task<Ok<TemplateResponse>> GetTemplate(Caller caller, MemoryDb db, CancellationToken ct)

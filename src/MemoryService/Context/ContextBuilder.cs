@@ -3,11 +3,13 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MemoryService.Data;
+using MemoryService.Graph;
 using MemoryService.Memories;
 using MemoryService.Retrieval;
 using MemoryService.Tenancy;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace MemoryService.Context;
 
@@ -27,25 +29,33 @@ public sealed record ContextSpec(
     public IReadOnlySet<ContextSection> Sections => Requested.Where(Template.Places).ToHashSet();
 }
 
-/// <summary>One memory placed in the prompt, and what it was worth when the budget forced a choice.</summary>
-public sealed record ContextItem(ContextSection Section, Memory Memory, double Score, string? Date, string Line)
+/// <summary>One memory (or, in the people section, one entity: <see cref="EntityId"/>) placed in the prompt, and what it
+/// was worth when the budget forced a choice.</summary>
+public sealed record ContextItem(ContextSection Section, Memory? Memory, double Score, string? Date, string Line, Guid? EntityId = null)
 {
     public double Value => ContextSections.Weight(Section) + Score;
+    public Guid Id => Memory?.Id ?? EntityId!.Value;
 }
 
 /// <summary>
 /// The system prompt and the items it holds, section by section, in rendering order; <see cref="Dropped"/> are the
 /// candidates gathered for it that the token budget left out, most valuable first.
 /// </summary>
-public sealed record BuiltContext(string SystemPrompt, int TokenCount, IReadOnlyList<ContextItem> Items, IReadOnlyList<ContextItem> Dropped);
+public sealed record BuiltContext(string SystemPrompt, int TokenCount, IReadOnlyList<ContextItem> Items, IReadOnlyList<ContextItem> Dropped)
+{
+    /// <summary>The items that are memories (all but the people section's).</summary>
+    public IEnumerable<ContextItem> Memories => Items.Where(i => i.Memory is not null);
+}
 
 /// <summary>
 /// Assembles a user's system prompt: gathers each section's candidates, then keeps the most valuable whole items
 /// that fit the token budget, measured on the rendered prompt itself.
 /// </summary>
 public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryIndex index, Embedder embedder, ITokenCounter tokens,
-    TimeProvider clock, IOptions<ContextOptions> options)
+    TimeProvider clock, IOptions<ContextOptions> options, GraphIndex graphs, NpgsqlDataSource dataSource)
 {
+    public const int MaxPeople = 8;
+    public const int MaxRelationsPerEntity = 4;
     public const int MaxPreferences = 50;
     public const int MaxRelevant = 20;
     public const int MaxKnowledge = 5;
@@ -109,12 +119,14 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
         var searchMemories = hasQuery && sections.Contains(ContextSection.Memories);
         var searchKnowledge = hasQuery && sections.Contains(ContextSection.Knowledge);
         var withEvents = sections.Contains(ContextSection.Events);
+        var withPeople = hasQuery && sections.Contains(ContextSection.People);
 
         // One embedding and one round trip: the query's lexemes with the user's (and knowledge's) current index;
         // metadata only when events are shown (their own date lives there).
         var vector = searchMemories || searchKnowledge ? await embedder.EmbedQueryAsync(spec.Query!, ct) : null;
         var view = await index.OpenAsync(spec.Owner, searchKnowledge, hasQuery ? spec.Query! : "", vector, ct, needMetadata: withEvents);
         var graph = searchMemories || searchKnowledge ? await search.OpenGraphAsync(spec.Owner, view, null, ct) : null;
+        if (withPeople && graph?.User is null && !spec.Owner.IsKnowledge) graph = new GraphView((await graphs.OpenAsync(spec.Owner, view, ct)).User, graph?.Knowledge);
         var user = view.User ?? OwnerIndex.Empty;
         var current = Enumerable.Range(0, user.Count).Where(i => user.Rows[i].Memory.ExpiresAt is not { } e || e > now).ToList();
 
@@ -170,7 +182,51 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
             picked = picked.Where(p => full.ContainsKey(p.Memory.Id)).Select(p => (p.Section, full[p.Memory.Id], p.Score)).ToList();
         }
         items.AddRange(picked.Select(p => Item(p.Section, p.Memory, p.Score, spec.Format)));
+        if (withPeople && graph?.User is { } people)
+            items.AddRange(await PeopleAsync(spec, people, picked.Where(p => p.Section == ContextSection.Memories).Select(p => (p.Memory.Id, p.Score)), ct));
         return items;
+    }
+
+    /// <summary>
+    /// The people section: the entities the query names (score 1), then those the relevant memories mention (their score,
+    /// halved), never the user; each with its current relations, one line per entity, at most <see cref="MaxPeople"/>.
+    /// </summary>
+    private async Task<List<ContextItem>> PeopleAsync(ContextSpec spec, OwnerGraph g, IEnumerable<(Guid Memory, double Score)> relevant, CancellationToken ct)
+    {
+        var scores = new Dictionary<int, double>();
+        foreach (var e in g.Named(RuleBasedEntityExtractor.Words(spec.Query!, 64), MaxPeople)) scores[e] = 1;
+        foreach (var (memory, score) in relevant)
+            if (g.EntitiesOf.TryGetValue(memory, out var mentioned))
+                foreach (var e in mentioned)
+                    if (!g.IsSelf[e] && scores.GetValueOrDefault(e) < score / 2) scores[e] = score / 2;
+        var chosen = scores.OrderByDescending(s => s.Value).ThenBy(s => g.Names[s.Key], StringComparer.Ordinal).Take(MaxPeople).ToList();
+        if (chosen.Count == 0) return [];
+        await using var c = await dataSource.OpenConnectionAsync(ct);
+        var (rows, relations) = await EntityStore.CurrentAsync(c, spec.Owner, chosen.Select(s => g.Ids[s.Key]).ToArray(), MaxPeople * MaxRelationsPerEntity, ct);
+        var byId = rows.ToDictionary(r => r.Id);
+        var items = new List<ContextItem>();
+        foreach (var (e, score) in chosen)
+        {
+            if (!byId.TryGetValue(g.Ids[e], out var row)) continue; // merged away since the graph was read
+            var facts = relations.Where(r => r.SubjectId == row.Id || r.ObjectId == row.Id).Take(MaxRelationsPerEntity).Select(r => Describe(r, row.Id)).ToList();
+            var aliases = row.Aliases.Where(a => !a.StartsWith("my ", StringComparison.Ordinal)).Take(3).ToList();
+            var content = $"{row.Name} ({EntityStore.TypeName(row.Type)}{(aliases.Count > 0 ? ", " + string.Join(", ", aliases) : "")})" +
+                (facts.Count > 0 ? ": " + string.Join("; ", facts) : "");
+            var line = spec.Format == ContextFormat.Json ? JsonSerializer.Serialize(new JsonItem(content, null), JsonItemOptions) : $"- {content}";
+            items.Add(new ContextItem(ContextSection.People, null, score, null, line, row.Id));
+        }
+        return items;
+    }
+
+    /// <summary>A current relation from one entity's side: "lives in Porto", "the user's sister", "Tom works at Contoso".</summary>
+    private static string Describe(RelationRow r, Guid entity)
+    {
+        var predicate = r.Predicate.Replace('_', ' ');
+        var family = !Predicates.Functional.Contains(r.Predicate);
+        string Name(string n) => n == "me" ? "the user" : n;
+        if (r.ObjectId == entity && family) return $"{Name(r.SubjectName)}'s {predicate}";
+        if (r.SubjectId == entity) return family ? $"{predicate}: {Name(r.ObjectName)}" : $"{predicate} {Name(r.ObjectName)}";
+        return $"{Name(r.SubjectName)} {predicate} {Name(r.ObjectName)}";
     }
 
     private static ContextItem Item(ContextSection section, Memory m, double score, ContextFormat format)
@@ -208,7 +264,7 @@ public sealed class ContextBuilder(MemoryDb db, SearchPipeline search, MemoryInd
 
     private static List<ContextItem> InRenderOrder(IEnumerable<ContextItem> kept) =>
         kept.OrderBy(k => k.Section).ThenBy(k => k.Section == ContextSection.Events ? 0 : -k.Score)
-            .ThenByDescending(k => k.Memory.ObservedAt).ThenBy(k => k.Memory.Id).ToList();
+            .ThenByDescending(k => k.Memory?.ObservedAt).ThenBy(k => k.Id).ToList();
 
     private static string Render(ContextSpec spec, List<ContextItem> kept)
     {

@@ -4,7 +4,7 @@ namespace MemoryService.Context;
 
 /// <summary>
 /// A system-prompt wrapper: free text with <c>{{preferences}}</c>, <c>{{memories}}</c>, <c>{{knowledge}}</c> and
-/// <c>{{events}}</c> where the rendered sections go (an empty section renders as nothing). Single braces are
+/// <c>{{events}}</c>, <c>{{people}}</c> where the rendered sections go (an empty section renders as nothing). Single braces are
 /// plain text, so JSON examples in a template are fine; <c>{{</c> and <c>}}</c> must pair around a known name.
 /// </summary>
 public sealed class ContextTemplate
@@ -15,7 +15,7 @@ public sealed class ContextTemplate
         You are a helpful assistant with a long-term memory of this user. Use what you know below when it is relevant,
         follow the user's standing instructions, and prefer newer information over older. Do not recite these notes unless asked.
 
-        {{preferences}}{{memories}}{{knowledge}}{{events}}
+        {{preferences}}{{memories}}{{people}}{{knowledge}}{{events}}
         """;
 
     public static readonly ContextTemplate DefaultTemplate = Parse(Default, out _)!;

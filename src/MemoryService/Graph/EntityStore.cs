@@ -335,6 +335,42 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
         return rows;
     }
 
+    /// <summary>The owner's entities among <paramref name="ids"/> and their current relations (at most
+    /// <paramref name="maxRelations"/>, newest first), in one round trip.</summary>
+    public static async Task<(List<EntityRow> Entities, List<RelationRow> Relations)> CurrentAsync(NpgsqlConnection c, Owner owner, Guid[] ids,
+        int maxRelations, CancellationToken ct)
+    {
+        string[] sql =
+        [
+            $"SELECT {EntityColumns} FROM entities e WHERE {OwnerSql(owner, "e.")} AND e.id = ANY($3)",
+            $"""
+            SELECT r.id, r.subject_id, s.name, r.predicate, r.object_id, o.name, r.memory_id, r.valid_from, r.valid_to
+            FROM entity_relations r JOIN entities s ON s.id = r.subject_id JOIN entities o ON o.id = r.object_id
+            WHERE {OwnerSql(owner, "s.")} AND r.valid_to IS NULL AND (r.subject_id = ANY($3) OR r.object_id = ANY($3))
+            ORDER BY r.valid_from DESC, r.id LIMIT $4
+            """,
+        ];
+        await using var batch = new NpgsqlBatch(c);
+        foreach (var text in sql)
+        {
+            var command = new NpgsqlBatchCommand(text);
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids });
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = maxRelations });
+            batch.BatchCommands.Add(command);
+        }
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        var entities = new List<EntityRow>();
+        while (await reader.ReadAsync(ct)) entities.Add(ReadEntity(reader));
+        await reader.NextResultAsync(ct);
+        var relations = new List<RelationRow>();
+        while (await reader.ReadAsync(ct))
+            relations.Add(new RelationRow(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetGuid(4),
+                reader.GetString(5), reader.GetGuid(6), reader.GetFieldValue<DateTimeOffset>(7), null));
+        return (entities, relations);
+    }
+
     /// <summary>The ids of the memories that mention an entity, newest first.</summary>
     public static async Task<List<Guid>> MemoryIdsAsync(NpgsqlConnection c, Owner owner, Guid entity, int limit, CancellationToken ct)
     {

@@ -18,6 +18,7 @@ public sealed record GraphHit(double Activation, IReadOnlyList<string> Path);
 public sealed class OwnerGraph
 {
     public required long Version { get; init; }
+    public required Guid[] Ids { get; init; }
     public required string[] Names { get; init; }
     public required bool[] IsSelf { get; init; }
     /// <summary>Normalised name or alias → entities (never the owner's self).</summary>
@@ -29,7 +30,7 @@ public sealed class OwnerGraph
     public int LongestKey { get; init; }
     public long Bytes { get; init; }
 
-    public static readonly OwnerGraph Empty = new() { Version = -1, Names = [], IsSelf = [], Lookup = [], Memories = [], EntitiesOf = [] };
+    public static readonly OwnerGraph Empty = new() { Version = -1, Ids = [], Names = [], IsSelf = [], Lookup = [], Memories = [], EntitiesOf = [] };
 
     /// <summary>
     /// Spreading activation from the entities the query names (longest name or alias first): hop 1 gives the memories
@@ -41,15 +42,7 @@ public sealed class OwnerGraph
     {
         if (Names.Length == 0) return;
         var frontier = new Dictionary<int, (double Activation, string[] Path)>();
-        for (var i = 0; i < words.Count && frontier.Count < o.MaxSeedEntities; i++)
-            for (var n = Math.Min(LongestKey, words.Count - i); n >= 1; n--)
-            {
-                var key = n == 1 ? words[i] : string.Join(' ', words.Skip(i).Take(n));
-                if (!Lookup.TryGetValue(key, out var entities)) continue;
-                foreach (var e in entities) frontier.TryAdd(e, (1.0, [Names[e]]));
-                i += n - 1;
-                break;
-            }
+        foreach (var e in Named(words, o.MaxSeedEntities)) frontier.TryAdd(e, (1.0, [Names[e]]));
         var visited = new HashSet<int>(frontier.Keys);
         for (var hop = 1; hop <= o.Hops && frontier.Count > 0; hop++)
         {
@@ -76,6 +69,22 @@ public sealed class OwnerGraph
         }
     }
 
+    /// <summary>The entities <paramref name="words"/> name (by name or alias, longest match first), at most <paramref name="max"/>.</summary>
+    public List<int> Named(IReadOnlyList<string> words, int max)
+    {
+        var named = new List<int>();
+        for (var i = 0; i < words.Count && named.Count < max; i++)
+            for (var n = Math.Min(LongestKey, words.Count - i); n >= 1; n--)
+            {
+                var key = n == 1 ? words[i] : string.Join(' ', words.Skip(i).Take(n));
+                if (!Lookup.TryGetValue(key, out var entities)) continue;
+                foreach (var e in entities) if (!named.Contains(e)) named.Add(e);
+                i += n - 1;
+                break;
+            }
+        return named.Count > max ? named[..max] : named;
+    }
+
     internal static async Task<OwnerGraph> LoadAsync(NpgsqlConnection c, Owner owner, CancellationToken ct)
     {
         // The version first: what is read after it is at least that new.
@@ -99,6 +108,7 @@ public sealed class OwnerGraph
         await reader.NextResultAsync(ct);
         var index = new Dictionary<Guid, int>();
         var names = new List<string>();
+        var ids = new List<Guid>();
         var self = new List<bool>();
         var lookup = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         long bytes = 256;
@@ -106,6 +116,7 @@ public sealed class OwnerGraph
         {
             var i = names.Count;
             index[reader.GetGuid(0)] = i;
+            ids.Add(reader.GetGuid(0));
             names.Add(reader.GetString(1));
             var isSelf = reader.GetBoolean(4);
             self.Add(isSelf);
@@ -132,7 +143,7 @@ public sealed class OwnerGraph
         }
         return new OwnerGraph
         {
-            Version = version, Names = names.ToArray(), IsSelf = self.ToArray(),
+            Version = version, Ids = ids.ToArray(), Names = names.ToArray(), IsSelf = self.ToArray(),
             Lookup = lookup.ToDictionary(l => l.Key, l => l.Value.ToArray(), StringComparer.Ordinal),
             Memories = memories.Select(l => l.ToArray()).ToArray(),
             EntitiesOf = of.ToDictionary(l => l.Key, l => l.Value.ToArray()),

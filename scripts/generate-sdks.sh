@@ -55,13 +55,14 @@ dotnet nswag openapi2csclient \
   /generateUpdateJsonSerializerSettingsMethod:true \
   /generateOptionalParameters:true \
   /newLineBehavior:LF >/dev/null
-# Two fix-ups NSwag has no switch for, applied to its output only:
+# Fix-ups NSwag has no switch for, applied to its output only (and its banner's web address dropped):
 # - snake_case JSON names become PascalCase properties (next_cursor -> NextCursor; the JSON name stays in
 #   [JsonPropertyName]);
 # - enums are written as the API's lower-case strings (System.Text.Json ignores [EnumMember]).
 perl -pi -e '
   s/^(\s+public .+ )([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+)( \{ get; set; \})/$1 . join("", map { ucfirst } split(m{_}, $2)) . $3/e;
   s/System\.Text\.Json\.Serialization\.JsonStringEnumConverter</MemoryService.Client.SnakeCaseEnumConverter</g;
+  s/ \(http:\/\/NSwag\.org\)$//;
 ' "$csharp_out/MemoryServiceClient.g.cs"
 fi
 

@@ -15,7 +15,7 @@ if ! command -v dotnet >/dev/null 2>&1 || ! dotnet --list-sdks 2>/dev/null | gre
   if apt-cache policy dotnet-sdk-10.0 2>/dev/null | grep -q 'Candidate: [0-9]'; then
     $SUDO apt-get install -y -qq dotnet-sdk-10.0 >/dev/null
   else
-    log "ERROR: the .NET 10 SDK is required (https://dotnet.microsoft.com/download) and no distribution package provides it"
+    log "ERROR: the .NET 10 SDK is required and no package source configured on this machine provides it (package dotnet-sdk-10.0): add one that does, then run this again"
     exit 1
   fi
 fi

@@ -17,7 +17,7 @@ namespace MemoryService.Chat;
 
 /// <summary>
 /// POST /v1/openai/chat/completions: OpenAI's chat API with memory. An app points its OpenAI client at
-/// http://host/v1/openai with its tenant key as the API key; the user's context is prepended as a system
+/// the service's base URL plus /v1/openai with its tenant key as the API key; the user's context is prepended as a system
 /// message and everything else in the request passes through to the configured model, within the Llm limits
 /// (allowed models, output-token cap, one choice, tools only when allowed). With <c>X-Memory-Learn: true</c> (or the
 /// tenant's proxy_learning setting) the exchange is recorded as a durable learning job, as chat's <c>learn: true</c> does.

@@ -17,7 +17,7 @@ public sealed class LlmOptions : IValidatableObject
 
     /// <summary>
     /// Where the model server is; no default, the operator names it. openai: the base URL including "/v1"
-    /// (http://localhost:8000/v1 for vLLM); azure-openai: the resource's "https://NAME.openai.azure.com/openai/v1/";
+    /// (http://localhost:8000/v1 for vLLM); azure-openai: the resource's endpoint ending in "/openai/v1/";
     /// ollama: the server root (http://localhost:11434); anthropic: the API root, without "/v1".
     /// </summary>
     public Uri? BaseUrl { get; set; }

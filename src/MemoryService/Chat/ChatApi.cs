@@ -51,9 +51,7 @@ public static class ChatApi
         app.MapPost("/v1/users/{user_id}/chat", Chat).WithTags("Chat")
             .WithName("Chat").WithSummary("Answer the conversation with the user's memory as context; JSON or Server-Sent Events.")
             .Produces<ChatStreamEvent>(StatusCodes.Status200OK, "text/event-stream")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         app.MapOpenAiProxy();
         return app;
     }

@@ -29,6 +29,9 @@ public static class OpenAiProxyApi
     public const string LearnHeader = "X-Memory-Learn";
     public const string LearningJobHeader = "X-Memory-Learning-Job";
 
+    /// <summary>Records the exchange (the model's reply, or null when it failed) as a learning job; returns the job's id.</summary>
+    private delegate Task<Guid?> LearnExchange(string? reply, CancellationToken ct);
+
     public static IEndpointRouteBuilder MapOpenAiProxy(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/openai/chat/completions", Completions).WithTags("Chat")
@@ -37,9 +40,7 @@ public static class OpenAiProxyApi
                 "X-Memory-Learn: true|false learns from the exchange (default: the tenant's proxy_learning setting).")
             .Accepts<JsonObject>("application/json")
             .Produces<JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status502BadGateway).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status429TooManyRequests, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable, StatusCodes.Status504GatewayTimeout);
         return app;
     }
 
@@ -73,7 +74,7 @@ public static class OpenAiProxyApi
         // Refused before the model is paid for; the enqueue after the reply checks again under the owner's lock.
         if (learnOn && !await learning.HasRoomAsync(caller.TenantId, userId, ct)) return TypedResults.Problem(LearningJobs.QueueFull(http.Response));
         var observedAt = clock.GetUtcNow();
-        Func<string?, CancellationToken, Task<Guid?>>? learn = learnOn
+        LearnExchange? learn = learnOn
             ? (reply, token) => ChatApi.EnqueueLearningAsync(learning, caller, userId, turns, reply, observedAt, null, token)
             : null;
 
@@ -97,7 +98,7 @@ public static class OpenAiProxyApi
     }
 
     private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> PassThroughAsync(
-        HttpContext http, JsonObject body, OpenAiPassThrough model, bool stream, Func<string?, CancellationToken, Task<Guid?>>? learn,
+        HttpContext http, JsonObject body, OpenAiPassThrough model, bool stream, LearnExchange? learn,
         ILogger logger, CancellationToken ct)
     {
         RawChatResponse raw;
@@ -141,7 +142,7 @@ public static class OpenAiProxyApi
 
     private static async Task<Results<ContentHttpResult, EmptyHttpResult, ValidationProblem, ProblemHttpResult>> TranslatedAsync(
         HttpContext http, List<ChatMessage> messages, ChatOptions options, IChatClient chat, bool stream,
-        Func<string?, CancellationToken, Task<Guid?>>? learn, ILogger logger, CancellationToken ct)
+        LearnExchange? learn, ILogger logger, CancellationToken ct)
     {
         if (!stream)
         {
@@ -183,7 +184,7 @@ public static class OpenAiProxyApi
     }
 
     /// <summary>A model failure before the first byte: a problem; the user's turn is still worth learning (as in chat).</summary>
-    private static async Task<ProblemHttpResult> ModelFailedAsync(HttpContext http, Exception ex, Func<string?, CancellationToken, Task<Guid?>>? learn, CancellationToken ct)
+    private static async Task<ProblemHttpResult> ModelFailedAsync(HttpContext http, Exception ex, LearnExchange? learn, CancellationToken ct)
     {
         http.Response.Headers.Remove(MemoryIdsHeader);
         if (learn is not null) await learn(null, ct);
@@ -191,7 +192,7 @@ public static class OpenAiProxyApi
     }
 
     /// <summary>Recorded before the reply goes out, so the header names a job that exists.</summary>
-    private static async Task LearnBeforeReplyAsync(HttpContext http, Func<string?, CancellationToken, Task<Guid?>>? learn, string? reply, CancellationToken ct)
+    private static async Task LearnBeforeReplyAsync(HttpContext http, LearnExchange? learn, string? reply, CancellationToken ct)
     {
         if (learn is not null && await learn(reply, ct) is { } jobId) http.Response.Headers[LearningJobHeader] = jobId.ToString();
     }
@@ -200,7 +201,7 @@ public static class OpenAiProxyApi
     /// The reply has gone out: a failure to record the job is logged, never a broken stream. The client may hang up as soon
     /// as it has read [DONE], so the job is recorded on a token of its own (bounded), not the request's.
     /// </summary>
-    private static async Task LearnAfterStreamAsync(Func<string?, CancellationToken, Task<Guid?>>? learn, StringBuilder? reply, ILogger logger)
+    private static async Task LearnAfterStreamAsync(LearnExchange? learn, StringBuilder? reply, ILogger logger)
     {
         if (learn is null || reply is null) return;
         using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));

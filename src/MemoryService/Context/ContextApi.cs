@@ -58,8 +58,7 @@ public static class ContextApi
     {
         app.MapPost("/v1/users/{user_id}/context", Build).WithTags("Context")
             .WithName("BuildContext").WithSummary("Build a system prompt from the user's memories within a token budget.")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status422UnprocessableEntity)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status503ServiceUnavailable);
 
         var template = app.MapGroup("/v1/context/template").WithTags("Context").ProducesProblem(StatusCodes.Status401Unauthorized);
         template.MapGet("", GetTemplate).WithName("GetContextTemplate").WithSummary("The tenant's system-prompt template (or the default).");

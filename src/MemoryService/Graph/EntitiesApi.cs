@@ -43,8 +43,7 @@ public static class EntitiesApi
     public static IEndpointRouteBuilder MapGraph(this IEndpointRouteBuilder app)
     {
         var user = app.MapGroup("/v1/users/{user_id}/entities").WithTags("Entities")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests);
         user.MapGet("", ListForUser).WithName("ListEntities").WithSummary("List the people, places and things a user's memories mention, by name.");
         user.MapGet("/{entity_id:guid}", GetForUser).WithName("GetEntity")
             .WithSummary("One entity with its relations (current and past) and the memories that mention it.");
@@ -52,8 +51,7 @@ public static class EntitiesApi
             .WithSummary("Fold this entity into another (a wrong split): links, relations, name and aliases move to it.");
 
         var knowledge = app.MapGroup("/v1/knowledge/entities").WithTags("Entities")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests);
         knowledge.MapGet("", ListKnowledge).WithName("ListKnowledgeEntities").WithSummary("List the entities the tenant's knowledge mentions, by name.");
         knowledge.MapGet("/{entity_id:guid}", GetKnowledge).WithName("GetKnowledgeEntity")
             .WithSummary("One knowledge entity with its relations and the knowledge items that mention it.");

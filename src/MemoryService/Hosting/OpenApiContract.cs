@@ -12,6 +12,20 @@ namespace MemoryService.Hosting;
 /// </summary>
 public static class OpenApiContract
 {
+    /// <summary>The problem+json responses every route of the group can give, in one call.</summary>
+    public static RouteGroupBuilder ProducesProblems(this RouteGroupBuilder group, params int[] statuses)
+    {
+        foreach (var status in statuses) group.ProducesProblem(status);
+        return group;
+    }
+
+    /// <summary>The problem+json responses the route can give, in one call.</summary>
+    public static RouteHandlerBuilder ProducesProblems(this RouteHandlerBuilder route, params int[] statuses)
+    {
+        foreach (var status in statuses) route.ProducesProblem(status);
+        return route;
+    }
+
     /// <summary>The route reads an optional If-Match header (strong comparison of the memory's ETag).</summary>
     public static RouteHandlerBuilder DocumentsIfMatch(this RouteHandlerBuilder route) => route.WithMetadata(Header.IfMatch);
 

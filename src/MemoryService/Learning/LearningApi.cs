@@ -45,8 +45,7 @@ public static class LearningApi
     public static RouteGroupBuilder MapLearning(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/users/{user_id}/memories").WithTags("Learning")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         group.MapPost("/extract", Extract).WithName("ExtractMemories")
             .WithSummary("Learn from a conversation: extract memories and add, confirm (noop), update or supersede the user's current ones.");
         app.MapLearningJobs();

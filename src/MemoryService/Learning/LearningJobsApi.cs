@@ -23,7 +23,7 @@ public static class LearningJobsApi
     public static RouteGroupBuilder MapLearningJobs(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/users/{user_id}/learning").WithTags("Learning")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status429TooManyRequests);
         group.MapGet("", List).WithName("ListLearningJobs")
             .WithSummary("The user's learning jobs not yet learned: pending, running, or failed with the last error.");
         return group;

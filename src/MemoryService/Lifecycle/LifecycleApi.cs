@@ -42,7 +42,7 @@ public static class LifecycleApi
             .WithSummary("Consolidate and forget the tenant's knowledge, now (or as a dry run).");
 
         var settings = app.MapGroup("/v1/settings/lifecycle").WithTags("Lifecycle")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status429TooManyRequests);
         settings.MapGet("", GetSettings).WithName("GetLifecycleSettings")
             .WithSummary("The tenant's lifecycle thresholds and the steps the scheduler runs (the defaults until set).");
         settings.MapPut("", PutSettings).WithName("PutLifecycleSettings")
@@ -51,9 +51,7 @@ public static class LifecycleApi
     }
 
     private static RouteGroupBuilder OwnerGroup(IEndpointRouteBuilder app, string prefix) => app.MapGroup(prefix).WithTags("Lifecycle")
-        .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-        .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status429TooManyRequests)
-        .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
 
     // ---- restore and feedback ----
 

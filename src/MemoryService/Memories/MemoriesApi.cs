@@ -22,10 +22,7 @@ public static class MemoriesApi
     public static IEndpointRouteBuilder MapMemories(this IEndpointRouteBuilder app)
     {
         var user = app.MapGroup("/v1/users/{user_id}/memories").WithTags("Memories")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status412PreconditionFailed, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         user.MapPost("", CreateForUser).DocumentsIdempotencyKey().DocumentsETag().WithName("CreateMemory").WithSummary("Store one memory for a user.");
         user.MapPost("/batch", BatchForUser).DocumentsIdempotencyKey().WithName("CreateMemoriesBatch")
             .WithSummary("Store up to 1,000 memories for a user, all or nothing.");
@@ -37,10 +34,7 @@ public static class MemoriesApi
         user.MapGet("/{id:guid}/history", HistoryForUser).WithName("GetMemoryHistory").WithSummary("Every change to one memory, oldest first.");
 
         var knowledge = app.MapGroup("/v1/knowledge").WithTags("Knowledge")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status412PreconditionFailed).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status412PreconditionFailed, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         knowledge.MapPost("", CreateKnowledge).DocumentsIdempotencyKey().DocumentsETag().WithName("CreateKnowledge").WithSummary("Store one item of app-wide knowledge.");
         knowledge.MapPost("/batch", BatchKnowledge).DocumentsIdempotencyKey().WithName("CreateKnowledgeBatch").WithSummary("Store up to 1,000 knowledge items, all or nothing.");
         knowledge.MapGet("", ListKnowledge).WithName("ListKnowledge").WithSummary("List the tenant's knowledge, newest first.");

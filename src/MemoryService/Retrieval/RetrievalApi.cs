@@ -34,10 +34,10 @@ public static class RetrievalApi
     {
         app.MapPost("/v1/users/{user_id}/memories/search", SearchUser).WithTags("Search")
             .WithName("SearchMemories").WithSummary("Rank the user's current memories (and app knowledge) for a query.")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status503ServiceUnavailable);
         app.MapPost("/v1/knowledge/search", SearchKnowledge).WithTags("Search")
             .WithName("SearchKnowledge").WithSummary("Rank the tenant's app knowledge for a query.")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status503ServiceUnavailable);
         app.MapEmbeddingStatus();
         return app;
     }

@@ -14,7 +14,7 @@ public static class AdminApi
 
     public static RouteGroupBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/admin").WithTags("Admin").ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound);
+        var group = app.MapGroup("/v1/admin").WithTags("Admin").ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound);
         group.MapPost("/tenants", CreateTenant).WithName("CreateTenant").WithSummary("Create a tenant (admin key).");
         group.MapGet("/tenants", ListTenants).WithName("ListTenants").WithSummary("List tenants (admin key).");
         group.MapPost("/tenants/{tenant_id:guid}/keys", CreateKey).WithName("CreateApiKey")

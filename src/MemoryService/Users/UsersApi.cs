@@ -21,7 +21,7 @@ public static class UsersApi
     public static IEndpointRouteBuilder MapUsers(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/users").WithTags("Users")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status429TooManyRequests);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests);
         group.MapGet("", List).WithName("ListUsers").WithSummary("List the tenant's users with their memory counts.");
         group.MapDelete("/{user_id}/memories", Reset).WithName("ResetUserMemories")
             .WithSummary("Reset the profile: every memory of the user is deleted at once; the user is kept.");

@@ -53,11 +53,10 @@ public static class WebhooksApi
     public static RouteGroupBuilder MapWebhooks(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/webhooks").WithTags("Webhooks")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblems(StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable);
         group.MapPost("", Create).WithName("CreateWebhook")
             .WithSummary("Register an endpoint for events; the response carries its signing secret, shown only this once.")
-            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblems(StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity);
         group.MapGet("", List).WithName("ListWebhooks").WithSummary("The tenant's webhook endpoints, oldest first.");
         group.MapGet("/{id:guid}", Get).WithName("GetWebhook").WithSummary("One endpoint: its events, and whether it is enabled.");
         group.MapDelete("/{id:guid}", Delete).WithName("DeleteWebhook").WithSummary("Remove an endpoint; its undelivered events are dropped.");

@@ -87,6 +87,14 @@ public sealed class BadInputTests(ApiFactory factory) : IClassFixture<ApiFactory
             (HttpMethod.Post, "/v1/openai/chat/completions", false),
             (HttpMethod.Post, "/v1/admin/tenants", true),
             (HttpMethod.Post, $"/v1/admin/tenants/{t.TenantId}/keys", true),
+            (HttpMethod.Patch, "/v1/settings", false),
+            (HttpMethod.Post, "/v1/webhooks", false),
+            (HttpMethod.Post, $"/v1/users/u/memories/{memory}/feedback", false),
+            (HttpMethod.Post, "/v1/users/u/lifecycle/run", false),
+            (HttpMethod.Post, "/v1/knowledge/lifecycle/run", false),
+            (HttpMethod.Put, "/v1/settings/lifecycle", false),
+            (HttpMethod.Post, $"/v1/users/u/entities/{Guid.NewGuid()}/merge", false),
+            (HttpMethod.Post, $"/v1/knowledge/entities/{Guid.NewGuid()}/merge", false),
         };
         var deep = new string('[', 5000) + new string(']', 5000);
         var bodies = new[]
@@ -98,6 +106,9 @@ public sealed class BadInputTests(ApiFactory factory) : IClassFixture<ApiFactory
             "{\"items\": null}", "{\"items\": [null]}", "{\"items\": [{\"content\": \"\\u0000\"}]}", "{\"template\": null}", "{\"name\": \"\\u0000\"}",
             "{\"model\": [], \"messages\": []}", "{\"user\": \"\\ud800\", \"messages\": []}", "{\"metadata\": " + deep + "}", deep,
             "{\"content\": \"x\", \"metadata\": {\"k\": \"\\u0000\", \"k\": 1}}", "{\"observed_at\": \"not a date\", \"messages\": []}",
+            "{\"url\": \"\\u0000\", \"events\": [null]}", "{\"url\": \"http://[::1\", \"events\": [\"memory.created\"]}", "{\"signal\": null}",
+            "{\"signal\": \"wrong\", \"comment\": \"\\ud800\"}", "{\"into\": \"not-a-guid\"}", "{\"steps\": [null], \"dry_run\": \"yes\"}",
+            "{\"proxy_learning\": \"yes\"}", "{\"promote_min_days\": 1e999}", "{\"conversation_id\": \"\\u0000\", \"messages\": []}",
         };
         var failures = new List<string>();
         foreach (var (method, path, isAdmin) in routes)

@@ -23,8 +23,15 @@ public sealed class ContextOptions
     [Required, AllowedValues(O200kBase, Cl100kBase, Approximate)]
     public string Tokenizer { get; set; } = O200kBase;
 
+    /// <summary>
+    /// Exact token counts of recent context lines kept per process (about 300 bytes each), so a user's repeated lines
+    /// are counted once; 0 counts every line every time. Ignored by "approximate", which is cheaper than a lookup.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int TokenCountCacheEntries { get; set; } = TiktokenTokenCounter.DefaultCacheEntries;
+
     /// <summary>The counter for <see cref="Tokenizer"/>.</summary>
     public ITokenCounter CreateTokenCounter() => Tokenizer == Approximate
         ? ApproximateTokenCounter.Instance
-        : new TiktokenTokenCounter(Tokenizer);
+        : new TiktokenTokenCounter(Tokenizer, TokenCountCacheEntries);
 }

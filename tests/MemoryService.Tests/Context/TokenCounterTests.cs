@@ -43,12 +43,39 @@ public class TokenCounterTests
         Assert.Equal(17, counter.CountTokens(Texts[0].Text));
     }
 
+    [Theory]
+    [InlineData(ContextOptions.O200kBase, 3940)]
+    [InlineData(ContextOptions.Cl100kBase, 4353)]
+    public void CachedCountsStayExactThroughRepeatsAndEvictions(string encoding, int referenceTotal)
+    {
+        // a cache far smaller than the texts: every pass both hits (the repeat) and evicts (the churn)
+        var cached = new TiktokenTokenCounter(encoding, cacheEntries: 3);
+        var uncached = new TiktokenTokenCounter(encoding, cacheEntries: 0);
+        for (var pass = 0; pass < 3; pass++)
+        {
+            var total = 0;
+            foreach (var t in Texts)
+            {
+                var first = cached.CountTokens(t.Text);
+                Assert.Equal(first, cached.CountTokens(t.Text));
+                Assert.Equal(uncached.CountTokens(t.Text), first);
+                total += first;
+            }
+            Assert.Equal(referenceTotal, total);
+        }
+        // a long text (a whole prompt) is counted, not cached, and still exact
+        var prompt = string.Join("\n", Texts.Select(t => t.Text));
+        Assert.True(prompt.Length > TiktokenTokenCounter.MaxCachedLength);
+        Assert.Equal(uncached.CountTokens(prompt), cached.CountTokens(prompt));
+    }
+
     [Fact]
     public void ConfiguredTokenizerPicksTheCounter()
     {
         Assert.Equal("o200k_base", Assert.IsType<TiktokenTokenCounter>(new ContextOptions().CreateTokenCounter()).Encoding);
         Assert.Equal("cl100k_base", Assert.IsType<TiktokenTokenCounter>(new ContextOptions { Tokenizer = "cl100k_base" }.CreateTokenCounter()).Encoding);
         Assert.IsType<ApproximateTokenCounter>(new ContextOptions { Tokenizer = "approximate" }.CreateTokenCounter());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TiktokenTokenCounter(ContextOptions.O200kBase, -1));
     }
 
     [Theory]

@@ -45,6 +45,15 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
         return cmd;
     }
 
+    /// <summary>A statement of a batch, with the owner as $1 and $2 like <see cref="Command"/>.</summary>
+    private static NpgsqlBatchCommand BatchCommand(string sql, Owner owner)
+    {
+        var cmd = new NpgsqlBatchCommand(sql);
+        cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        return cmd;
+    }
+
     /// <summary>Extracts the entities of <paramref name="memories"/> (one owner's) and records them, their links and
     /// relations in the caller's transaction; a constant number of statements per batch, none when nothing was found.</summary>
     public async Task LinkAsync(Owner owner, IReadOnlyList<Memory> memories, NpgsqlConnection c, NpgsqlTransaction tx, CancellationToken ct)
@@ -147,28 +156,32 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
         if (mentions.Count == 0) return;
 
         var now = MemoryStore.Micros(clock.GetUtcNow());
-        // 4. new entities (a concurrent write may have made the same one: then its id is used)
+        // 4. new entities (a concurrent write may have made the same one: then its id is used); the insert and the read
+        //    of the ids that won go in one round trip
         if (created.Count > 0)
         {
             var ordered = created.OrderBy(e => e.Norm, StringComparer.Ordinal).ToList();
-            await using var cmd = Command("""
+            await using var batch = new NpgsqlBatch(c, tx);
+            var insert = BatchCommand("""
                 WITH d AS (SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[]) AS d(id, name, norm, type, aliases, is_self))
                 INSERT INTO entities (id, tenant_id, user_id, name, norm_name, type, aliases, is_self, created_at, updated_at)
                 SELECT d.id, $1, $2, d.name, d.norm, d.type, string_to_array(d.aliases, E'\x1f'), d.is_self, $9, $9 FROM d
                 ON CONFLICT DO NOTHING
-                """, c, tx, owner);
-            cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ordered.Select(e => e.Id).ToArray() });
-            cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => e.Name).ToArray() });
-            cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => e.Norm).ToArray() });
-            cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => TypeName(e.Type)).ToArray() });
-            cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => string.Join('\x1f', e.Aliases.Order(StringComparer.Ordinal))).ToArray() });
-            cmd.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = ordered.Select(e => e.IsSelf).ToArray() });
-            cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
-            await cmd.ExecuteNonQueryAsync(ct);
+                """, owner);
+            insert.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ordered.Select(e => e.Id).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => e.Name).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => e.Norm).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => TypeName(e.Type)).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => string.Join('\x1f', e.Aliases.Order(StringComparer.Ordinal))).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = ordered.Select(e => e.IsSelf).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+            batch.BatchCommands.Add(insert);
 
-            await using var ids = Command($"SELECT norm_name, id FROM entities WHERE {OwnerSql(owner)} AND norm_name = ANY($3)", c, tx, owner);
+            var ids = BatchCommand($"SELECT norm_name, id FROM entities WHERE {OwnerSql(owner)} AND norm_name = ANY($3)", owner);
             ids.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ordered.Select(e => e.Norm).ToArray() });
-            await using var reader = await ids.ExecuteReaderAsync(ct);
+            batch.BatchCommands.Add(ids);
+            // Npgsql exposes result sets only for statements that return rows: the reader starts at the ids
+            await using var reader = await batch.ExecuteReaderAsync(ct);
             var actual = new Dictionary<string, Guid>(StringComparer.Ordinal);
             while (await reader.ReadAsync(ct)) actual[reader.GetString(0)] = reader.GetGuid(1);
             foreach (var e in created)
@@ -178,67 +191,66 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
             }
         }
 
-        // 5. names and aliases learned for entities that existed
+        // 5-7. names and aliases learned for entities that existed, the mentions, the relations and the end of any
+        //      relation a later statement contradicts: one round trip
+        await using var writes = new NpgsqlBatch(c, tx);
         var dirty = byName.Values.Concat(byAlias.Values).Distinct().Where(e => e.Dirty).ToList();
         if (dirty.Count > 0)
         {
-            await using var cmd = Command($"""
+            var cmd = BatchCommand($"""
                 UPDATE entities e SET name = d.name, norm_name = d.norm,
                        aliases = ARRAY(SELECT DISTINCT a FROM unnest(e.aliases || string_to_array(d.aliases, E'\x1f')) AS a ORDER BY a),
                        updated_at = $6
                 FROM unnest($3::uuid[], $4::text[], $5::text[], $7::text[]) AS d(id, name, norm, aliases)
                 WHERE e.id = d.id AND {OwnerSql(owner, "e.")}
-                """, c, tx, owner);
+                """, owner);
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = dirty.Select(e => e.Id).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = dirty.Select(e => e.Name).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = dirty.Select(e => e.Norm).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
             cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = dirty.Select(e => string.Join('\x1f', e.Aliases.Order(StringComparer.Ordinal))).ToArray() });
-            await cmd.ExecuteNonQueryAsync(ct);
+            writes.BatchCommands.Add(cmd);
         }
 
-        // 6. which memory mentions which entity, and in what role
-        await using (var cmd = Command("""
-            INSERT INTO entity_mentions (tenant_id, memory_id, entity_id, role)
-            SELECT $1, d.memory_id, d.entity_id, d.role FROM unnest($3::uuid[], $4::uuid[], $5::text[]) AS d(memory_id, entity_id, role)
-            ON CONFLICT DO NOTHING
-            """, c, tx, owner))
         {
+            var cmd = BatchCommand("""
+                INSERT INTO entity_mentions (tenant_id, memory_id, entity_id, role)
+                SELECT $1, d.memory_id, d.entity_id, d.role FROM unnest($3::uuid[], $4::uuid[], $5::text[]) AS d(memory_id, entity_id, role)
+                ON CONFLICT DO NOTHING
+                """, owner);
             var list = mentions.ToList();
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = list.Select(m => m.Key.Memory).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = list.Select(m => m.Key.Entity.Id).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = list.Select(m => m.Value.ToString().ToLowerInvariant()).ToArray() });
-            await cmd.ExecuteNonQueryAsync(ct);
+            writes.BatchCommands.Add(cmd);
         }
 
-        // 7. relations, and the end of any a later statement contradicts
         if (relations.Count > 0)
         {
-            await using (var cmd = Command("""
+            var cmd = BatchCommand("""
                 INSERT INTO entity_relations (id, tenant_id, subject_id, predicate, object_id, memory_id, valid_from)
                 SELECT d.id, $1, d.s, d.p, d.o, d.m, d.f FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::uuid[], $7::uuid[], $8::timestamptz[])
                     AS d(id, s, p, o, m, f)
                 WHERE NOT EXISTS (SELECT 1 FROM entity_relations r WHERE r.subject_id = d.s AND r.predicate = d.p AND r.object_id = d.o
                                   AND r.valid_to IS NULL AND r.valid_from <= d.f)
-                """, c, tx, owner))
-            {
-                cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(_ => Guid.CreateVersion7()).ToArray() });
-                cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Subject.Id).ToArray() });
-                cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = relations.Select(r => r.Predicate).ToArray() });
-                cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Object.Id).ToArray() });
-                cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Memory.Id).ToArray() });
-                cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = relations.Select(r => r.Memory.ValidFrom).ToArray() });
-                await cmd.ExecuteNonQueryAsync(ct);
-            }
+                """, owner);
+            cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(_ => Guid.CreateVersion7()).ToArray() });
+            cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Subject.Id).ToArray() });
+            cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = relations.Select(r => r.Predicate).ToArray() });
+            cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Object.Id).ToArray() });
+            cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Memory.Id).ToArray() });
+            cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = relations.Select(r => r.Memory.ValidFrom).ToArray() });
+            writes.BatchCommands.Add(cmd);
             var functional = relations.Where(r => Predicates.Functional.Contains(r.Predicate)).Select(r => r.Subject.Id).Distinct().ToArray();
-            if (functional.Length > 0) await EndContradictedAsync(c, tx, owner, functional, ct);
+            if (functional.Length > 0) writes.BatchCommands.Add(EndContradicted(owner, functional));
         }
+        await writes.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>A functional relation (lives_in, works_at) ends when a later one gives the subject another object.</summary>
-    private static async Task EndContradictedAsync(NpgsqlConnection c, NpgsqlTransaction tx, Owner owner, Guid[] subjects, CancellationToken ct)
+    private static NpgsqlBatchCommand EndContradicted(Owner owner, Guid[] subjects)
     {
-        await using var cmd = Command("""
+        var cmd = BatchCommand("""
             UPDATE entity_relations r SET valid_to = n.next_from
             FROM (SELECT r2.id, (SELECT min(x.valid_from) FROM entity_relations x
                                  WHERE x.subject_id = r2.subject_id AND x.predicate = r2.predicate AND x.object_id <> r2.object_id
@@ -246,10 +258,10 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
                   FROM entity_relations r2
                   WHERE r2.tenant_id = $1 AND r2.subject_id = ANY($3) AND r2.predicate = ANY($4) AND r2.valid_to IS NULL) n
             WHERE r.id = n.id AND n.next_from IS NOT NULL
-            """, c, tx, owner);
+            """, owner);
         cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = subjects });
         cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Predicates.Functional.ToArray() });
-        await cmd.ExecuteNonQueryAsync(ct);
+        return cmd;
     }
 
     /// <summary>A memory's content changed: its links and relations are extracted again.</summary>
@@ -417,17 +429,15 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
         {
             foreach (var sql in statements)
             {
-                var command = new NpgsqlBatchCommand(sql);
-                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner.TenantId });
-                command.Parameters.Add(new NpgsqlParameter { Value = (object?)owner.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+                var command = BatchCommand(sql, owner);
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = source });
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = into });
                 command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = MemoryStore.Micros(clock.GetUtcNow()) });
                 batch.BatchCommands.Add(command);
             }
+            batch.BatchCommands.Add(EndContradicted(owner, [into]));
             await batch.ExecuteNonQueryAsync(ct);
         }
-        await EndContradictedAsync(c, tx, owner, [into], ct);
         await tx.CommitAsync(ct);
         return MergeOutcome.Done;
     }

@@ -74,8 +74,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
 
         // 2. one transaction: user row, memories + history, idempotency record
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        if (owner.UserId is not null) await EnsureUserAsync(owner, now, tx, ct);
-        await InsertAsync(memories, vectors, actor, tx, ct);
+        await InsertAsync(memories, vectors, actor, tx, ct, callerMovesVersion: true);
         if (idempotency is not null)
         {
             db.Add(new IdempotencyRecord
@@ -91,7 +90,8 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
             });
             await db.SaveChangesAsync(ct);
         }
-        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct);
+        // 3. the owner's version moves last, with the webhook read, so its row lock is held for the commit alone
+        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct, alongside: MoveVersion(owner));
         await tx.CommitAsync(ct);
         if (!inline) worker.Wake();
         return memories;
@@ -129,8 +129,6 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         IDbContextTransaction tx, CancellationToken ct)
     {
         if (memories.Count == 0) return;
-        var now = Micros(clock.GetUtcNow());
-        if (owner.UserId is not null) await EnsureUserAsync(owner, now, tx, ct);
         await InsertAsync(memories.ToList(), vectors, actor, tx, ct);
     }
 
@@ -158,15 +156,22 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
     }
 
     /// <summary>
-    /// One INSERT for the whole batch (rows, vectors and their history), so 1,000 items cost one round trip. Without
-    /// <paramref name="vectors"/> the rows have no vector nor model: pending for the background worker.
+    /// One statement for the whole batch (the user's row if new, the memories, their vectors and their history), so
+    /// 1,000 items, or a single create, cost one round trip. Without <paramref name="vectors"/> the rows have no vector
+    /// nor model: pending for the background worker.
     /// </summary>
-    private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct)
+    private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct,
+        bool callerMovesVersion = false)
     {
         for (var i = 0; i < (vectors?.Length ?? 0); i++) ms[i].Embedding = VectorMath.ToStored(vectors![i]);
 
-        await using var cmd = Command("""
-            WITH d AS (
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction());
+        // the caller moves the version itself (see MoveVersion) as its last statement: the trigger leaves it alone
+        if (callerMovesVersion) batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('memsvc.version_by_caller', 'on', true)"));
+        var cmd = new NpgsqlBatchCommand("""
+            WITH u AS (
+                INSERT INTO users (tenant_id, id, created_at) SELECT $1, $2, $3 WHERE $2 IS NOT NULL ON CONFLICT DO NOTHING
+            ), d AS (
                 SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::real[],
                                      $11::real[], $12::text[], $13::timestamptz[], $14::timestamptz[], $18::boolean[], $15::halfvec[])
                      WITH ORDINALITY AS d(id, kind, content, key, tags, metadata, importance, confidence, source, observed_at, expires_at, pinned,
@@ -182,7 +187,8 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
             )
             INSERT INTO memory_history (tenant_id, user_id, memory_id, event, new_content, changed_at, actor)
             SELECT $1, $2, ins.id, 'created', ins.content, $3, $17 FROM ins
-            """, tx);
+            """);
+        batch.BatchCommands.Add(cmd);
         var p = cmd.Parameters;
         p.AddWithValue(ms[0].TenantId);
         p.Add(new NpgsqlParameter { Value = (object?)ms[0].UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
@@ -202,8 +208,22 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         p.Add(new NpgsqlParameter { Value = vectors is null ? DBNull.Value : embedder.ModelId, NpgsqlDbType = NpgsqlDbType.Text });
         p.AddWithValue(actor);
         p.AddWithValue(ms.Select(m => m.Pinned).ToArray());
-        await cmd.ExecuteNonQueryAsync(ct);
+        await batch.ExecuteNonQueryAsync(ct);
         await entities.LinkAsync(new Owner(ms[0].TenantId, ms[0].UserId), ms, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
+    }
+
+    /// <summary>
+    /// Moves the owner's version, as the memories trigger does, for a transaction that told the trigger it would
+    /// (memsvc.version_by_caller). Run it as the last statement before commit.
+    /// </summary>
+    private static NpgsqlBatchCommand MoveVersion(Owner owner)
+    {
+        var cmd = new NpgsqlBatchCommand(owner.IsKnowledge
+            ? "UPDATE tenants SET knowledge_version = nextval('memory_versions') WHERE id = $1"
+            : "UPDATE users SET memory_version = nextval('memory_versions') WHERE tenant_id = $1 AND id = $2");
+        cmd.Parameters.AddWithValue(owner.TenantId);
+        if (!owner.IsKnowledge) cmd.Parameters.AddWithValue(owner.UserId!);
+        return cmd;
     }
 
     public IQueryable<Memory> Owned(Owner owner) =>

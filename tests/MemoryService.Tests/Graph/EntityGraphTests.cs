@@ -84,6 +84,20 @@ public sealed class EntityGraphTests(GraphApiFactory api) : IClassFixture<GraphA
     }
 
     [Fact]
+    public async Task ConcurrentWritesNamingTheSameNewEntityLinkAllTheirMemoriesToOne()
+    {
+        // each write inserts "Zoltan" if missing and links to the id that won
+        using var t = await api.NewTenantAsync();
+        await Remember(t, "u", "Bought a chess board."); // the user's row exists: its insert does not order the writes below
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => Remember(t, "u", $"Played chess with Zoltan on day {i}."))));
+
+        var entities = await Entities(t, "/v1/users/u/entities?q=zoltan");
+        Assert.Equal(12, Named(entities, "Zoltan").GetProperty("memory_count").GetInt32());
+        var detail = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync($"/v1/users/u/entities/{Named(entities, "Zoltan").GetProperty("id").GetString()}"));
+        Assert.Equal(12, detail.GetProperty("memories").GetArrayLength());
+    }
+
+    [Fact]
     public async Task ALaterContradictingRelationEndsTheEarlierOne()
     {
         using var t = await api.NewTenantAsync();

@@ -54,6 +54,29 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
     }
 
     [Fact]
+    public async Task ConcurrentCreatesForOneUserAreEachServedByAWarmReplicaOnceAcknowledged()
+    {
+        // a create moves its owner's version as its last statement; concurrent ones must still move it in commit order,
+        // or a replica could cache a state that misses a write committed just before a later one's
+        using var t = await api.NewTenantAsync();
+        await using var replica = new ReplicaFactory(api.ConnectionString);
+        using var other = replica.CreateClient();
+        other.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        await Create(t.Http, "u", "Note zero about gardening");
+        Assert.Single(await Contents(other, "u", "note gardening")); // warm on the other replica
+
+        async Task CreateThenSee(int i)
+        {
+            var content = $"Note {i} about gardening";
+            await Create(t.Http, "u", content);
+            Assert.Contains(content, await Contents(other, "u", "note gardening"));
+        }
+        await Task.WhenAll(Enumerable.Range(1, 24).Select(CreateThenSee));
+        Assert.Equal(25, (await Contents(other, "u", "note gardening")).Count);
+        Assert.Equal(25, (await Contents(t.Http, "u", "note gardening")).Count);
+    }
+
+    [Fact]
     public async Task ChangesMadeInSqlBehindTheServicesBackAreServed()
     {
         using var t = await api.NewTenantAsync();

@@ -55,10 +55,13 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
     }
 
     /// <summary>Extracts the entities of <paramref name="memories"/> (one owner's) and records them, their links and
-    /// relations in the caller's transaction; a constant number of statements per batch, none when nothing was found.</summary>
-    public async Task LinkAsync(Owner owner, IReadOnlyList<Memory> memories, NpgsqlConnection c, NpgsqlTransaction tx, CancellationToken ct)
+    /// relations in the caller's transaction; a constant number of statements per batch, none when nothing was found.
+    /// <paramref name="beforeWrites"/> (a statement returning no rows) runs in the round trip of the first write, ahead
+    /// of it; false when there was none to run it with (then the caller runs it).</summary>
+    public async Task<bool> LinkAsync(Owner owner, IReadOnlyList<Memory> memories, NpgsqlConnection c, NpgsqlTransaction tx, CancellationToken ct,
+        NpgsqlBatchCommand? beforeWrites = null)
     {
-        if (!options.Value.ExtractOnWrite || memories.Count == 0) return;
+        if (!options.Value.ExtractOnWrite || memories.Count == 0) return false;
 
         // 1. the rules, per memory (in memory, microseconds)
         var extracted = new List<(Memory Memory, EntityExtraction Found)>(memories.Count);
@@ -67,7 +70,7 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
             var found = await extractor.ExtractAsync(m.Content, !owner.IsKnowledge, ct);
             if (found.Entities.Count > 0) extracted.Add((m, found));
         }
-        if (extracted.Count == 0) return;
+        if (extracted.Count == 0) return false;
 
         // 2. the owner's entities any of them could be: by name, by alias, and the owner itself
         var keys = new HashSet<string>(StringComparer.Ordinal);
@@ -153,7 +156,7 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
                 if (local.TryGetValue(r.SubjectKey, out var s) && local.TryGetValue(r.ObjectKey, out var o) && s != o)
                     relations.Add((s, r.Predicate, o, memory));
         }
-        if (mentions.Count == 0) return;
+        if (mentions.Count == 0) return false;
 
         var now = MemoryStore.Micros(clock.GetUtcNow());
         // 4. new entities (a concurrent write may have made the same one: then its id is used); the insert and the read
@@ -162,6 +165,8 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
         {
             var ordered = created.OrderBy(e => e.Norm, StringComparer.Ordinal).ToList();
             await using var batch = new NpgsqlBatch(c, tx);
+            if (beforeWrites is not null) batch.BatchCommands.Add(beforeWrites);
+            beforeWrites = null;
             var insert = BatchCommand("""
                 WITH d AS (SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[]) AS d(id, name, norm, type, aliases, is_self))
                 INSERT INTO entities (id, tenant_id, user_id, name, norm_name, type, aliases, is_self, created_at, updated_at)
@@ -194,6 +199,7 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
         // 5-7. names and aliases learned for entities that existed, the mentions, the relations and the end of any
         //      relation a later statement contradicts: one round trip
         await using var writes = new NpgsqlBatch(c, tx);
+        if (beforeWrites is not null) writes.BatchCommands.Add(beforeWrites);
         var dirty = byName.Values.Concat(byAlias.Values).Distinct().Where(e => e.Dirty).ToList();
         if (dirty.Count > 0)
         {
@@ -245,6 +251,7 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
             if (functional.Length > 0) writes.BatchCommands.Add(EndContradicted(owner, functional));
         }
         await writes.ExecuteNonQueryAsync(ct);
+        return true;
     }
 
     /// <summary>A functional relation (lives_in, works_at) ends when a later one gives the subject another object.</summary>

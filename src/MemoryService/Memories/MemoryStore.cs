@@ -74,7 +74,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
 
         // 2. one transaction: user row, memories + history, idempotency record
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        await InsertAsync(memories, vectors, actor, tx, ct, callerMovesVersion: true);
+        await InsertAsync(memories, vectors, actor, tx, ct);
         if (idempotency is not null)
         {
             db.Add(new IdempotencyRecord
@@ -90,8 +90,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
             });
             await db.SaveChangesAsync(ct);
         }
-        // 3. the owner's version moves last, with the webhook read, so its row lock is held for the commit alone
-        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct, alongside: MoveVersion(owner));
+        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct);
         await tx.CommitAsync(ct);
         if (!inline) worker.Wake();
         return memories;
@@ -156,22 +155,32 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
     }
 
     /// <summary>
-    /// One statement for the whole batch (the user's row if new, the memories, their vectors and their history), so
-    /// 1,000 items, or a single create, cost one round trip. Without <paramref name="vectors"/> the rows have no vector
+    /// One round trip for the whole batch (the user's row if new, the memories, their vectors and their history), so
+    /// 1,000 items cost what a single create does; the version moves with the entity links. Without <paramref name="vectors"/> the rows have no vector
     /// nor model: pending for the background worker.
     /// </summary>
-    private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct,
-        bool callerMovesVersion = false)
+    private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct)
     {
         for (var i = 0; i < (vectors?.Length ?? 0); i++) ms[i].Embedding = VectorMath.ToStored(vectors![i]);
 
         await using var batch = new NpgsqlBatch((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction());
-        // the caller moves the version itself (see MoveVersion) as its last statement: the trigger leaves it alone
-        if (callerMovesVersion) batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('memsvc.version_by_caller', 'on', true)"));
+        // The owner's version moves as one plain UPDATE, not through the trigger (off for the insert alone). Its row lock
+        // serialises the owner's writers until commit, so it is taken as late as it can be: ahead of the first entity
+        // write, as on every other write path (a version lock taken after an entity's could close a cycle), not at the
+        // insert, whose new rows nobody else waits for.
+        var owner = new Owner(ms[0].TenantId, ms[0].UserId);
+        // (the user's row first, so the version's update finds it even when a concurrent first write of the user made it)
+        if (owner.UserId is not null)
+        {
+            var user = new NpgsqlBatchCommand("INSERT INTO users (tenant_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
+            user.Parameters.AddWithValue(owner.TenantId);
+            user.Parameters.AddWithValue(owner.UserId);
+            user.Parameters.AddWithValue(ms[0].CreatedAt);
+            batch.BatchCommands.Add(user);
+        }
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('memsvc.version_by_caller', 'on', true)"));
         var cmd = new NpgsqlBatchCommand("""
-            WITH u AS (
-                INSERT INTO users (tenant_id, id, created_at) SELECT $1, $2, $3 WHERE $2 IS NOT NULL ON CONFLICT DO NOTHING
-            ), d AS (
+            WITH d AS (
                 SELECT * FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::real[],
                                      $11::real[], $12::text[], $13::timestamptz[], $14::timestamptz[], $18::boolean[], $15::halfvec[])
                      WITH ORDINALITY AS d(id, kind, content, key, tags, metadata, importance, confidence, source, observed_at, expires_at, pinned,
@@ -189,6 +198,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
             SELECT $1, $2, ins.id, 'created', ins.content, $3, $17 FROM ins
             """);
         batch.BatchCommands.Add(cmd);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('memsvc.version_by_caller', 'off', true)"));
         var p = cmd.Parameters;
         p.AddWithValue(ms[0].TenantId);
         p.Add(new NpgsqlParameter { Value = (object?)ms[0].UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
@@ -209,13 +219,17 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         p.AddWithValue(actor);
         p.AddWithValue(ms.Select(m => m.Pinned).ToArray());
         await batch.ExecuteNonQueryAsync(ct);
-        await entities.LinkAsync(new Owner(ms[0].TenantId, ms[0].UserId), ms, (NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), ct);
+        var version = MoveVersion(owner);
+        var c = (NpgsqlConnection)db.Database.GetDbConnection();
+        if (!await entities.LinkAsync(owner, ms, c, (NpgsqlTransaction)tx.GetDbTransaction(), ct, beforeWrites: version))
+        {
+            await using var alone = new NpgsqlBatch(c, (NpgsqlTransaction)tx.GetDbTransaction()) { BatchCommands = { version } };
+            await alone.ExecuteNonQueryAsync(ct);
+        }
     }
 
-    /// <summary>
-    /// Moves the owner's version, as the memories trigger does, for a transaction that told the trigger it would
-    /// (memsvc.version_by_caller). Run it as the last statement before commit.
-    /// </summary>
+    /// <summary>Moves the owner's version, as the memories trigger does, for a statement that turned the trigger off
+    /// (memsvc.version_by_caller).</summary>
     private static NpgsqlBatchCommand MoveVersion(Owner owner)
     {
         var cmd = new NpgsqlBatchCommand(owner.IsKnowledge

@@ -98,6 +98,34 @@ public sealed class EntityGraphTests(GraphApiFactory api) : IClassFixture<GraphA
     }
 
     [Fact]
+    public async Task CreatesAndEditsOfOneUserNamingTheSameEntitiesAtOnceAllSucceed()
+    {
+        // creates and content edits both write the owner's version and the same entities (new aliases, new names):
+        // whatever order they take those locks in, none may fail or wait on another forever
+        using var t = await api.NewTenantAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 10; i++) ids.Add(await Remember(t, "u", $"Note {i} about the garden."));
+
+        async Task Edit(string id, int i)
+        {
+            var patch = new HttpRequestMessage(HttpMethod.Patch, $"/v1/users/u/memories/{id}")
+            { Content = Body(new { content = $"My cousin Ilse visited Ghent with Marek on day {i}." }) };
+            Assert.Equal(HttpStatusCode.OK, (await t.Http.SendAsync(patch)).StatusCode);
+        }
+        async Task Create(int i)
+        {
+            var response = await t.Http.PostAsync("/v1/users/u/memories", Body(new { content = $"Marek and my cousin Ilse moved to Ghent, note {i}." }));
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+        await Task.WhenAll(ids.Select((id, i) => Task.Run(() => Edit(id, i))).Concat(Enumerable.Range(0, 10).Select(i => Task.Run(() => Create(i)))));
+
+        var entities = await Entities(t, "/v1/users/u/entities");
+        Assert.Equal(20, Named(entities, "Ilse").GetProperty("memory_count").GetInt32());
+        Assert.Equal(20, Named(entities, "Marek").GetProperty("memory_count").GetInt32());
+        Assert.Equal(20, Named(entities, "Ghent").GetProperty("memory_count").GetInt32());
+    }
+
+    [Fact]
     public async Task ALaterContradictingRelationEndsTheEarlierOne()
     {
         using var t = await api.NewTenantAsync();

@@ -56,8 +56,8 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
     [Fact]
     public async Task ConcurrentCreatesForOneUserAreEachServedByAWarmReplicaOnceAcknowledged()
     {
-        // a create moves its owner's version as its last statement; concurrent ones must still move it in commit order,
-        // or a replica could cache a state that misses a write committed just before a later one's
+        // a create moves its owner's version itself, not through the trigger; concurrent ones must still move it in commit
+        // order, or a replica could cache a state that misses a write committed just before a later one's
         using var t = await api.NewTenantAsync();
         await using var replica = new ReplicaFactory(api.ConnectionString);
         using var other = replica.CreateClient();

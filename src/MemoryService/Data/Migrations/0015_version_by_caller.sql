@@ -1,25 +1,6 @@
--- A single create moves its owner's version itself, as its last statement before commit, instead of through the
--- trigger at its INSERT: the version row's lock (which serialises one owner's writers until they commit) is then held
--- for the commit alone, not also for the entity links and webhook reads that follow the insert. Such a transaction
--- sets memsvc.version_by_caller; every other write still moves the version through the trigger.
-CREATE OR REPLACE FUNCTION memories_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('memsvc.access_only', true) = 'on' OR current_setting('memsvc.version_by_caller', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        UPDATE users u SET memory_version = nextval('memory_versions')
-        WHERE (u.tenant_id, u.id) IN (SELECT tenant_id, user_id FROM new_rows WHERE user_id IS NOT NULL);
-        UPDATE tenants t SET knowledge_version = nextval('memory_versions')
-        WHERE t.id IN (SELECT tenant_id FROM new_rows WHERE user_id IS NULL);
-    END IF;
-    -- A row never changes owner, so an update's new rows name every owner it touched.
-    IF TG_OP = 'DELETE' THEN
-        UPDATE users u SET memory_version = nextval('memory_versions')
-        WHERE (u.tenant_id, u.id) IN (SELECT tenant_id, user_id FROM old_rows WHERE user_id IS NOT NULL);
-        UPDATE tenants t SET knowledge_version = nextval('memory_versions')
-        WHERE t.id IN (SELECT tenant_id FROM old_rows WHERE user_id IS NULL);
-    END IF;
-    RETURN NULL;
-END
-$$;
+-- An insert that moves its owner's version itself (one plain UPDATE of users or tenants, as the service's inserts do)
+-- sets memsvc.version_by_caller around the statement, and the insert trigger leaves that statement alone.
+DROP TRIGGER memories_inserted ON memories;
+CREATE TRIGGER memories_inserted AFTER INSERT ON memories REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT WHEN (current_setting('memsvc.version_by_caller', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION memories_changed();

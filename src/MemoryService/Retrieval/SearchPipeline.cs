@@ -96,7 +96,10 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
             Context: 0,
             Graph: reached is not null && reached.TryGetValue(c.Id, out var hit) ? hit.Activation : 0,
             GraphPath: reached is not null && reached.TryGetValue(c.Id, out var via) ? via.Path : null)).ToArray();
-        var relevance = parts.Select(p => relevanceWeight > 0 ? (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword) / relevanceWeight : 0).ToArray();
+        // a memory without a vector of the current model yet (a batch or a model change being embedded) is judged by its
+        // words alone, as strongly as by words and meaning: else any row with a vector, related or not, would outrank it
+        double Meaning(int i) => candidates[i].Similarity is null ? parts[i].Keyword : parts[i].Similarity;
+        var relevance = parts.Select((p, i) => relevanceWeight > 0 ? (weights.Similarity * Meaning(i) + weights.Keyword * p.Keyword) / relevanceWeight : 0).ToArray();
         var context = EpisodeContext(candidates, relevance, TimeSpan.FromMinutes(o.EpisodeWindowMinutes), o.NeighbourRadius, o.NeighbourShare);
         // the graph weight counts only when the query reached something, so a query naming no entity scores as without it
         var total = relevanceWeight + weights.Recency + weights.Importance + weights.Activation + weights.Context
@@ -105,7 +108,7 @@ public sealed class SearchPipeline(MemoryIndex index, Embedder embedder, MemoryS
         var scored = candidates.Select((c, i) =>
         {
             var p = parts[i] with { Context = context[i] };
-            var score = (weights.Similarity * p.Similarity + weights.Keyword * p.Keyword + weights.Recency * p.Recency
+            var score = (weights.Similarity * Meaning(i) + weights.Keyword * p.Keyword + weights.Recency * p.Recency
                 + weights.Importance * p.Importance + weights.Activation * p.Activation + weights.Context * p.Context
                 + weights.Graph * p.Graph) / total
                 * (1 - o.ConfidenceDiscount * (1 - Math.Clamp(c.Confidence, 0, 1)));

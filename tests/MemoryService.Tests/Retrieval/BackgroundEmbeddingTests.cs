@@ -21,6 +21,28 @@ public sealed class BackgroundEmbeddingTests
     private static string Content(JsonElement hit) => hit.GetProperty("memory").GetProperty("content").GetString()!;
 
     [Fact]
+    public async Task AMemoryWaitingForItsVectorIsJudgedByItsWordsNotOutrankedByRowsThatHaveOne()
+    {
+        // similarity-heavy weights, as the semantic models' defaults are: a row without a vector of the current model must
+        // not lose to a weaker match that has one just because its similarity cannot be computed yet
+        await using var api = new ServiceGeneration();
+        api.Settings["Embeddings:BackgroundWorker"] = "false";
+        using var t = await api.NewTenantAsync();
+        foreach (var content in new[] { "Plays the cello in an orchestra", "Listens to orchestra recordings on Sundays", "Owns a red bicycle" })
+            Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsJsonAsync("/v1/users/u/memories", new { content }, ApiFactory.Json)).StatusCode);
+        // the cello memory's vector is of another model now (as right after a model change): pending, no similarity
+        Assert.Equal(1L, await api.QueryScalarAsync<long>(
+            "WITH u AS (UPDATE memories SET embedding_model = 'hashing-older' WHERE tenant_id = $1 AND content LIKE 'Plays the cello%' RETURNING 1) SELECT count(*) FROM u",
+            t.TenantId));
+
+        var weights = new { similarity = 1.0, keyword = 0.1, recency = 0.0, importance = 0.0, activation = 0.0, context = 0.0 };
+        var hits = await Search(t.Http, new { query = "cello orchestra", weights, explain = true });
+        Assert.Equal("Plays the cello in an orchestra", Content(hits[0]));
+        Assert.Equal(0, hits[0].GetProperty("explain").GetProperty("similarity").GetDouble());
+        Assert.True(hits[1].GetProperty("explain").GetProperty("similarity").GetDouble() > 0);
+    }
+
+    [Fact]
     public async Task ABatchIsKeywordSearchableAtOnceAndVectorSearchableOnceTheWorkerHasRunAcrossARestart()
     {
         // 1. a service whose worker has not run yet (as if it stopped right after acknowledging the batch)

@@ -57,9 +57,11 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
     /// <summary>Extracts the entities of <paramref name="memories"/> (one owner's) and records them, their links and
     /// relations in the caller's transaction; a constant number of statements per batch, none when nothing was found.
     /// <paramref name="beforeWrites"/> (a statement returning no rows) runs in the round trip of the first write, ahead
-    /// of it; false when there was none to run it with (then the caller runs it).</summary>
+    /// of it; false when there was none to run it with (then the caller runs it). With <paramref name="deferred"/> the
+    /// last writes (links, relations) are added to it, for the caller to run in a round trip of its own, instead of run.
+    /// </summary>
     public async Task<bool> LinkAsync(Owner owner, IReadOnlyList<Memory> memories, NpgsqlConnection c, NpgsqlTransaction tx, CancellationToken ct,
-        NpgsqlBatchCommand? beforeWrites = null)
+        NpgsqlBatchCommand? beforeWrites = null, List<NpgsqlBatchCommand>? deferred = null)
     {
         if (!options.Value.ExtractOnWrite || memories.Count == 0) return false;
 
@@ -198,8 +200,8 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
 
         // 5-7. names and aliases learned for entities that existed, the mentions, the relations and the end of any
         //      relation a later statement contradicts: one round trip
-        await using var writes = new NpgsqlBatch(c, tx);
-        if (beforeWrites is not null) writes.BatchCommands.Add(beforeWrites);
+        var writes = new List<NpgsqlBatchCommand>();
+        if (beforeWrites is not null) writes.Add(beforeWrites);
         var dirty = byName.Values.Concat(byAlias.Values).Distinct().Where(e => e.Dirty).ToList();
         if (dirty.Count > 0)
         {
@@ -215,7 +217,7 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
             cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = dirty.Select(e => e.Norm).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
             cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = dirty.Select(e => string.Join('\x1f', e.Aliases.Order(StringComparer.Ordinal))).ToArray() });
-            writes.BatchCommands.Add(cmd);
+            writes.Add(cmd);
         }
 
         {
@@ -228,7 +230,7 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = list.Select(m => m.Key.Memory).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = list.Select(m => m.Key.Entity.Id).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = list.Select(m => m.Value.ToString().ToLowerInvariant()).ToArray() });
-            writes.BatchCommands.Add(cmd);
+            writes.Add(cmd);
         }
 
         if (relations.Count > 0)
@@ -246,11 +248,17 @@ public sealed class EntityStore(IEntityExtractor extractor, IOptions<GraphOption
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Object.Id).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = relations.Select(r => r.Memory.Id).ToArray() });
             cmd.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = relations.Select(r => r.Memory.ValidFrom).ToArray() });
-            writes.BatchCommands.Add(cmd);
+            writes.Add(cmd);
             var functional = relations.Where(r => Predicates.Functional.Contains(r.Predicate)).Select(r => r.Subject.Id).Distinct().ToArray();
-            if (functional.Length > 0) writes.BatchCommands.Add(EndContradicted(owner, functional));
+            if (functional.Length > 0) writes.Add(EndContradicted(owner, functional));
         }
-        await writes.ExecuteNonQueryAsync(ct);
+        if (deferred is not null) deferred.AddRange(writes);
+        else
+        {
+            await using var batch = new NpgsqlBatch(c, tx);
+            foreach (var command in writes) batch.BatchCommands.Add(command);
+            await batch.ExecuteNonQueryAsync(ct);
+        }
         return true;
     }
 

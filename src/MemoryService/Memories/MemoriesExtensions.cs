@@ -8,6 +8,7 @@ public static class MemoriesExtensions
     {
         builder.Services.AddOptions<MemoriesOptions>().BindConfiguration("Memories").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<MemoryStore>();
+        builder.Services.AddSingleton<OwnerWriteGate>();
         builder.Services.AddSingleton<Embedder>();
         return builder;
     }

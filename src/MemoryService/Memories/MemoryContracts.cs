@@ -12,6 +12,8 @@ public sealed class MemoriesOptions
     [Range(1, 10_000)] public int MaxBatchItems { get; set; } = 1000;
     [Range(2, 1_048_576)] public int MaxMetadataBytes { get; set; } = 8192;
     [Range(0, 1000)] public int MaxTags { get; set; } = 32;
+    /// <summary>How many creates of one owner run their transaction at once on a replica (see OwnerWriteGate).</summary>
+    [Range(1, 1000)] public int ConcurrentWritesPerOwner { get; set; } = 4;
 }
 
 public sealed record CreateMemoryRequest(

@@ -30,7 +30,7 @@ public sealed record IdempotentResponse(string Key, byte[] RequestHash, int Stat
 /// commit together or not at all. Every query is keyed by tenant (and user), never by id alone.
 /// </summary>
 public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worker, IOptions<EmbeddingsOptions> embeddings,
-    WebhookOutbox outbox, TimeProvider clock, EntityStore entities)
+    WebhookOutbox outbox, TimeProvider clock, EntityStore entities, OwnerWriteGate gate)
 {
     public MemoryDb Db => db;
 
@@ -73,8 +73,11 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         if (inline) foreach (var m in memories) m.EmbeddingModel = embedder.ModelId;
 
         // 2. one transaction: user row, memories + history, idempotency record
+        using var turn = await gate.EnterAsync(owner, ct);
         await using var tx = await db.Database.BeginTransactionAsync(ct);
-        await InsertAsync(memories, vectors, actor, tx, ct);
+        // the last writes (version, entity links) go with the webhook read below: one round trip fewer
+        var last = new List<NpgsqlBatchCommand>();
+        await InsertAsync(memories, vectors, actor, tx, ct, last);
         if (idempotency is not null)
         {
             db.Add(new IdempotencyRecord
@@ -90,7 +93,7 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
             });
             await db.SaveChangesAsync(ct);
         }
-        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct);
+        await outbox.EnqueueAsync(db, tx, owner.TenantId, Created(memories), ct, alongside: last);
         await tx.CommitAsync(ct);
         if (!inline) worker.Wake();
         return memories;
@@ -156,10 +159,12 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
 
     /// <summary>
     /// One round trip for the whole batch (the user's row if new, the memories, their vectors and their history), so
-    /// 1,000 items cost what a single create does; the version moves with the entity links. Without <paramref name="vectors"/> the rows have no vector
+    /// 1,000 items cost what a single create does; the version moves with the entity links. With <paramref name="deferred"/>
+    /// the last of those writes are left in it for the caller to run before commit. Without <paramref name="vectors"/> the rows have no vector
     /// nor model: pending for the background worker.
     /// </summary>
-    private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct)
+    private async Task InsertAsync(List<Memory> ms, float[][]? vectors, string actor, IDbContextTransaction tx, CancellationToken ct,
+        List<NpgsqlBatchCommand>? deferred = null)
     {
         for (var i = 0; i < (vectors?.Length ?? 0); i++) ms[i].Embedding = VectorMath.ToStored(vectors![i]);
 
@@ -221,7 +226,9 @@ public sealed class MemoryStore(MemoryDb db, Embedder embedder, Reembedder worke
         await batch.ExecuteNonQueryAsync(ct);
         var version = MoveVersion(owner);
         var c = (NpgsqlConnection)db.Database.GetDbConnection();
-        if (!await entities.LinkAsync(owner, ms, c, (NpgsqlTransaction)tx.GetDbTransaction(), ct, beforeWrites: version))
+        if (await entities.LinkAsync(owner, ms, c, (NpgsqlTransaction)tx.GetDbTransaction(), ct, beforeWrites: version, deferred)) return;
+        if (deferred is not null) deferred.Add(version);
+        else
         {
             await using var alone = new NpgsqlBatch(c, (NpgsqlTransaction)tx.GetDbTransaction()) { BatchCommands = { version } };
             await alone.ExecuteNonQueryAsync(ct);

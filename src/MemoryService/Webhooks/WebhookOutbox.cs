@@ -42,21 +42,32 @@ public sealed record WebhookPayload(Guid Id, string Type, DateTimeOffset Created
 /// The outbox. EnqueueAsync runs inside the caller's transaction: the events and one delivery per
 /// subscribed endpoint commit with the change they describe, or not at all. A tenant without a subscribed endpoint
 /// costs one indexed read. Call it once, as the last step before commit: it takes the lane's lock, and a lock taken
-/// last cannot be part of a deadlock with the row locks the change holds.
+/// last cannot be part of a deadlock with the row locks the change holds. A caller's own last statements (returning no
+/// rows, such as its entity links) can ride along in the round trip of the subscription read, ahead of it.
 /// </summary>
 public sealed class WebhookOutbox(IOptions<WebhooksOptions> options, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, TimeProvider clock)
 {
     public async Task EnqueueAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid tenantId, IReadOnlyList<WebhookEvent> events,
-        CancellationToken ct)
+        CancellationToken ct, IReadOnlyList<NpgsqlBatchCommand>? alongside = null)
     {
-        if (events.Count == 0) return;
+        if (events.Count == 0)
+        {
+            if (alongside is not { Count: > 0 }) return;
+            await using var only = new NpgsqlBatch(conn, tx);
+            foreach (var command in alongside) only.BatchCommands.Add(command);
+            await only.ExecuteNonQueryAsync(ct);
+            return;
+        }
 
         // 1. which of these types any enabled endpoint of the tenant wants
         var subscribed = new HashSet<string>();
-        await using (var read = new NpgsqlCommand(
-            "SELECT DISTINCT e FROM webhooks w, unnest(w.events) e WHERE w.tenant_id = $1 AND w.disabled_at IS NULL", conn, tx))
+        await using (var read = new NpgsqlBatch(conn, tx))
         {
-            read.Parameters.AddWithValue(tenantId);
+            foreach (var command in alongside ?? []) read.BatchCommands.Add(command);
+            var query = new NpgsqlBatchCommand("SELECT DISTINCT e FROM webhooks w, unnest(w.events) e WHERE w.tenant_id = $1 AND w.disabled_at IS NULL");
+            query.Parameters.AddWithValue(tenantId);
+            read.BatchCommands.Add(query);
+            // Npgsql exposes result sets only for statements that return rows: the reader starts at the query's
             await using var reader = await read.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) subscribed.Add(reader.GetString(0));
         }
@@ -107,8 +118,9 @@ public sealed class WebhookOutbox(IOptions<WebhooksOptions> options, IOptions<Mi
     }
 
     /// <summary>Within one transaction of EF's: the same connection and transaction.</summary>
-    public Task EnqueueAsync(DbContext db, IDbContextTransaction tx, Guid tenantId, IReadOnlyList<WebhookEvent> events, CancellationToken ct) =>
-        EnqueueAsync((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), tenantId, events, ct);
+    public Task EnqueueAsync(DbContext db, IDbContextTransaction tx, Guid tenantId, IReadOnlyList<WebhookEvent> events, CancellationToken ct,
+        IReadOnlyList<NpgsqlBatchCommand>? alongside = null) =>
+        EnqueueAsync((NpgsqlConnection)db.Database.GetDbConnection(), (NpgsqlTransaction)tx.GetDbTransaction(), tenantId, events, ct, alongside);
 
     /// <summary>The JSON as the API writes it; over Webhooks:MaxPayloadBytes the data keeps only its id and says truncated.</summary>
     private string Body(WebhookPayload payload)

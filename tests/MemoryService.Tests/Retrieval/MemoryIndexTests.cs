@@ -27,6 +27,14 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
         return result.GetProperty("items").EnumerateArray().Select(h => h.GetProperty("memory").GetProperty("content").GetString()!).ToList();
     }
 
+    /// <summary>A client of another replica with the tenant's key.</summary>
+    private static HttpClient ClientAs(ReplicaFactory replica, TenantClient t)
+    {
+        var client = replica.CreateClient();
+        client.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        return client;
+    }
+
     private static async Task<string> Create(HttpClient http, string user, string content) =>
         (await ApiFactory.ReadAsync<JsonElement>(await http.PostAsync($"/v1/users/{user}/memories", Body(new { content })))).GetProperty("id").GetString()!;
 
@@ -35,8 +43,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
     {
         using var t = await api.NewTenantAsync();
         await using var replica = new ReplicaFactory(api.ConnectionString);
-        using var other = replica.CreateClient();
-        other.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        using var other = ClientAs(replica, t);
 
         var first = await Create(t.Http, "u", "Drinks oat milk in coffee");
         Assert.Equal(["Drinks oat milk in coffee"], await Contents(other, "u", "coffee milk")); // warm on the other replica
@@ -60,8 +67,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
         // order, or a replica could cache a state that misses a write committed just before a later one's
         using var t = await api.NewTenantAsync();
         await using var replica = new ReplicaFactory(api.ConnectionString);
-        using var other = replica.CreateClient();
-        other.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        using var other = ClientAs(replica, t);
         await Create(t.Http, "u", "Note zero about gardening");
         Assert.Single(await Contents(other, "u", "note gardening")); // warm on the other replica
 
@@ -192,8 +198,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         await using var uncached = new ReplicaFactory(api.ConnectionString);
         uncached.Settings["Retrieval:IndexCacheMegabytes"] = "0";
-        using var cold = uncached.CreateClient();
-        cold.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        using var cold = ClientAs(uncached, t);
         var index = uncached.Services.GetRequiredService<MemoryIndex>();
 
         // Activation aside: each replica counts its own searches as accesses at once, another's only after a reload.
@@ -248,8 +253,7 @@ public sealed class MemoryIndexTests(ApiFactory api) : IClassFixture<ApiFactory>
 
         await using var uncached = new ReplicaFactory(api.ConnectionString);
         uncached.Settings["Retrieval:IndexCacheMegabytes"] = "0";
-        using var cold = uncached.CreateClient();
-        cold.DefaultRequestHeaders.Authorization = t.Http.DefaultRequestHeaders.Authorization;
+        using var cold = ClientAs(uncached, t);
 
         async Task<JsonElement> Context(HttpClient http) => await ApiFactory.ReadAsync<JsonElement>(
             await http.PostAsync("/v1/users/u/context", Body(new { query = "Can I eat peanuts on the flight?", token_budget = 400 })));

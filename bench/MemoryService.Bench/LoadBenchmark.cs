@@ -25,8 +25,15 @@ public static class LoadBenchmark
     public static int Run(string[] args) => RunAsync(args).GetAwaiter().GetResult();
 
     private sealed record Options(int Users, int PerUser, int Seconds, double Warmup, int[] Concurrency, string[] Workloads,
-        int InFlight, int Seed, string JsonPath, string ReportPath, string ImageDir, string? Pg, int RecallUsers)
+        int InFlight, int Seed, string JsonPath, string ReportPath, string ImageDir, string? Pg, int RecallUsers, bool SharedTexts, int QueryUsers)
     {
+        /// <summary>The i-th memory of a user: varied texts, or (--texts shared) a small shared vocabulary.</summary>
+        public LoadWorkload.Item Memory(Random r, int? i = null) =>
+            SharedTexts ? LoadWorkload.SharedMemory(r, i ?? r.Next(1_000_000)) : LoadWorkload.Memory(r);
+        public string Query(Random r) => SharedTexts ? LoadWorkload.SharedQuery(r) : LoadWorkload.Query(r);
+        /// <summary>The user a request goes to: any of them, or (--query-users N) one of the first N.</summary>
+        public string User(Random r) => LoadWorkload.UserId(r.Next(QueryUsers));
+
         public static Options Parse(string[] args)
         {
             string? A(string name) => ServiceHost.Arg(args, name);
@@ -46,7 +53,14 @@ public static class LoadBenchmark
                 ReportPath: A("--report") ?? Path.ChangeExtension(json, ".md"),
                 ImageDir: A("--img-dir") ?? Path.Combine(Path.GetDirectoryName(json)!, Path.GetFileNameWithoutExtension(json) + "-img"),
                 Pg: A("--pg"),
-                RecallUsers: int.Parse(A("--recall-users") ?? "20", Inv));
+                RecallUsers: int.Parse(A("--recall-users") ?? "20", Inv),
+                SharedTexts: (A("--texts") ?? "varied") switch
+                {
+                    "varied" => false,
+                    "shared" => true,
+                    var t => throw new ArgumentException($"--texts {t}: varied or shared"),
+                },
+                QueryUsers: Math.Min(int.Parse(A("--query-users") ?? "0", Inv) is > 0 and var q ? q : int.MaxValue, int.Parse(A("--users") ?? "1000", Inv)));
         }
     }
 
@@ -63,7 +77,8 @@ public static class LoadBenchmark
         var o = Options.Parse(args);
         var started = DateTimeOffset.UtcNow;
         var loadBefore = LoadAverage();
-        Console.WriteLine($"load: {o.Users} users x {o.PerUser} memories, {o.Seconds} s per cell, concurrency {string.Join('/', o.Concurrency)}; " +
+        Console.WriteLine($"load: {o.Users} users x {o.PerUser} memories ({(o.SharedTexts ? "shared-vocabulary" : "varied")} texts" +
+            $"{(o.QueryUsers < o.Users ? $", requests to the first {o.QueryUsers}" : "")}), {o.Seconds} s per cell, concurrency {string.Join('/', o.Concurrency)}; " +
             $"load average {loadBefore}");
 
         await using var host = await ServiceHost.StartAsync(args);
@@ -150,7 +165,7 @@ public static class LoadBenchmark
                 // One generator per (user, part): the data set is the same whatever the order of requests.
                 var r = new Random(HashCode.Combine(o.Seed, user, part) & 0x7fffffff);
                 var count = Math.Min(batch, o.PerUser - part * batch);
-                var items = Enumerable.Range(0, count).Select(_ => Body(LoadWorkload.Memory(r))).ToList();
+                var items = Enumerable.Range(0, count).Select(k => Body(o.Memory(r, part * batch + k))).ToList();
                 try
                 {
                     using var response = await http.PostAsJsonAsync($"/v1/users/{LoadWorkload.UserId(user)}/memories/batch", new { items }, Json);
@@ -210,16 +225,16 @@ public static class LoadBenchmark
                     _ => r.Next(100) is var p && p < 70 ? 0 : p < 90 ? (hasContext ? 1 : 2) : 2,
                 };
                 if (!hasContext && workload == "mixed" && op == 2 && r.Next(100) < 67) op = 0; // 70/30 when there is no context API
-                var user = LoadWorkload.UserId(r.Next(o.Users));
+                var user = o.User(r);
                 var sw = Stopwatch.StartNew();
                 bool ok;
                 try
                 {
                     using var response = op switch
                     {
-                        0 => await http.PostAsJsonAsync($"/v1/users/{user}/memories/search", new { query = LoadWorkload.Query(r), limit = 10 }, Json, stop),
-                        1 => await http.PostAsJsonAsync($"/v1/users/{user}/context", new { query = LoadWorkload.Query(r), token_budget = 800 }, Json, stop),
-                        _ => await http.PostAsJsonAsync($"/v1/users/{user}/memories", Body(LoadWorkload.Memory(r)), Json, stop),
+                        0 => await http.PostAsJsonAsync($"/v1/users/{user}/memories/search", new { query = o.Query(r), limit = 10 }, Json, stop),
+                        1 => await http.PostAsJsonAsync($"/v1/users/{user}/context", new { query = o.Query(r), token_budget = 800 }, Json, stop),
+                        _ => await http.PostAsJsonAsync($"/v1/users/{user}/memories", Body(o.Memory(r)), Json, stop),
                     };
                     await response.Content.CopyToAsync(Stream.Null, stop);
                     ok = response.IsSuccessStatusCode;
@@ -284,8 +299,8 @@ public static class LoadBenchmark
         await using (var off = new NpgsqlCommand("SET enable_indexscan = off; SET enable_bitmapscan = off; SET jit = off", conn)) await off.ExecuteNonQueryAsync();
         for (var i = 0; i < o.RecallUsers; i++)
         {
-            var user = LoadWorkload.UserId(r.Next(o.Users));
-            var query = LoadWorkload.Query(r);
+            var user = o.User(r);
+            var query = o.Query(r);
             using var response = await http.PostAsJsonAsync($"/v1/users/{user}/memories/search",
                 new { query, limit = 10, include_knowledge = false, weights }, Json);
             response.EnsureSuccessStatusCode();
@@ -429,7 +444,7 @@ public static class LoadBenchmark
         var md = new StringBuilder();
         md.AppendLine(Inv, $"Command: `dotnet run -c Release --project bench/MemoryService.Bench -- {command}`  ");
         md.AppendLine(Inv, $"Machine: `{JsonSerializer.Serialize(machine, Json)}`  ");
-        md.AppendLine(Inv, $"Data: {o.Users:N0} users x {o.PerUser:N0} memories = {(long)o.Users * o.PerUser:N0}; {o.Seconds} s per cell after {o.Warmup} s warm-up; closed-loop workers; random user per request.");
+        md.AppendLine(Inv, $"Data: {o.Users:N0} users x {o.PerUser:N0} memories = {(long)o.Users * o.PerUser:N0}; {o.Seconds} s per cell after {o.Warmup} s warm-up; closed-loop workers; random user per request{(o.QueryUsers < o.Users ? $" among the first {o.QueryUsers:N0}" : "")}; {(o.SharedTexts ? "shared-vocabulary" : "varied")} texts.");
         md.AppendLine();
         if (ingest is not null) md.AppendLine(Inv, $"Ingest: `{JsonSerializer.Serialize(ingest, Json)}`  ");
         if (database is not null) md.AppendLine(Inv, $"Database: `{JsonSerializer.Serialize(database, Json)}`  ");

@@ -63,6 +63,16 @@ public static class LoadWorkload
         return new Item(content, kind, tags, Math.Round(0.1 + r.NextDouble() * 0.8, 2), Epoch.AddMinutes(-r.Next(365 * 24 * 60)));
     }
 
+    private static readonly string[] Shared = ["tea", "coffee", "hiking", "jazz", "pizza", "running", "books", "cats", "dogs", "chess",
+        "movies", "cooking", "music", "travel", "yoga"];
+
+    /// <summary>What real users do: repeat themselves. Every query matches nearly every memory of the user.</summary>
+    public static Item SharedMemory(Random r, int i) =>
+        new($"Note {i}: likes {Shared[r.Next(Shared.Length)]} and {Shared[r.Next(Shared.Length)]} on day {i}", "fact", ["note"],
+            Math.Round(0.1 + r.NextDouble() * 0.8, 2), Epoch.AddMinutes(-r.Next(365 * 24 * 60)));
+
+    public static string SharedQuery(Random r) => $"likes {Shared[r.Next(Shared.Length)]} and {Shared[r.Next(Shared.Length)]}";
+
     public static string Query(Random r)
     {
         string T(string[] words) => words[r.Next(words.Length)];

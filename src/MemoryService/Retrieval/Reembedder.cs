@@ -32,10 +32,15 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
         var ids = new List<Guid>();
         var versions = new List<int>();
         var texts = new List<string>();
+        // three index ranges (no vector yet, models sorting before and after the current one), each read in index order
+        // and stopped at the batch size: the cost of a batch does not grow with the memories already embedded
         await using (var select = dataSource.CreateCommand("""
-            SELECT id, version, content FROM memories
-            WHERE embedding_model IS NULL OR embedding_model < $1 OR embedding_model > $1
-            ORDER BY id LIMIT $2
+            (SELECT id, version, content FROM memories WHERE embedding_model IS NULL ORDER BY id LIMIT $2)
+            UNION ALL
+            (SELECT id, version, content FROM memories WHERE embedding_model < $1 ORDER BY embedding_model, id LIMIT $2)
+            UNION ALL
+            (SELECT id, version, content FROM memories WHERE embedding_model > $1 ORDER BY embedding_model, id LIMIT $2)
+            LIMIT $2
             """))
         {
             select.Parameters.AddWithValue(embedder.ModelId);

@@ -19,6 +19,9 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
 {
     private const int BatchSize = 256;
     private readonly SemaphoreSlim _wake = new(0, 1);
+    // Where the last batch of rows without a vector ended: the next batch starts after it, not at the index entries of
+    // rows already embedded (dead until vacuum). Back to the start whenever a batch finds fewer than a full one.
+    private Guid _after = Guid.Empty;
 
     /// <summary>Tells the worker there is new pending work (a batch was stored); it runs at once rather than at its next poll.</summary>
     public void Wake()
@@ -32,27 +35,35 @@ public sealed class Reembedder(NpgsqlDataSource dataSource, Embedder embedder, I
         var ids = new List<Guid>();
         var versions = new List<int>();
         var texts = new List<string>();
-        // three index ranges (no vector yet, models sorting before and after the current one), each read in index order
-        // and stopped at the batch size: the cost of a batch does not grow with the memories already embedded
+        // three ranges of the (embedding_model, id) index (no vector yet, after the last batch; models sorting before and
+        // after the current one), each read in index order and stopped at the batch size, so the cost of a batch does not
+        // grow with the memories already embedded
+        var start = _after;
+        var after = start;
+        var unembedded = 0;
         await using (var select = dataSource.CreateCommand("""
-            (SELECT id, version, content FROM memories WHERE embedding_model IS NULL ORDER BY id LIMIT $2)
+            (SELECT id, version, content, true FROM memories WHERE embedding_model IS NULL AND id > $3 ORDER BY embedding_model, id LIMIT $2)
             UNION ALL
-            (SELECT id, version, content FROM memories WHERE embedding_model < $1 ORDER BY embedding_model, id LIMIT $2)
+            (SELECT id, version, content, false FROM memories WHERE embedding_model < $1 ORDER BY embedding_model, id LIMIT $2)
             UNION ALL
-            (SELECT id, version, content FROM memories WHERE embedding_model > $1 ORDER BY embedding_model, id LIMIT $2)
+            (SELECT id, version, content, false FROM memories WHERE embedding_model > $1 ORDER BY embedding_model, id LIMIT $2)
             LIMIT $2
             """))
         {
             select.Parameters.AddWithValue(embedder.ModelId);
             select.Parameters.AddWithValue(BatchSize);
+            select.Parameters.AddWithValue(start);
             await using var reader = await select.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 ids.Add(reader.GetGuid(0));
                 versions.Add(reader.GetInt32(1));
                 texts.Add(reader.GetString(2));
+                if (reader.GetBoolean(3)) { unembedded++; after = reader.GetGuid(0); }
             }
         }
+        _after = unembedded == BatchSize ? after : Guid.Empty;
+        if (ids.Count == 0 && start != Guid.Empty) return await RunBatchAsync(ct); // rows before where the last pass ended
         if (ids.Count == 0) return 0;
 
         var vectors = await embedder.EmbedDocumentsAsync(texts, ct);

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using MemoryService.Retrieval;
 using MemoryService.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MemoryService.Tests.Retrieval;
 
@@ -40,6 +42,29 @@ public sealed class BackgroundEmbeddingTests
         Assert.Equal("Plays the cello in an orchestra", Content(hits[0]));
         Assert.Equal(0, hits[0].GetProperty("explain").GetProperty("similarity").GetDouble());
         Assert.True(hits[1].GetProperty("explain").GetProperty("similarity").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task TheWorkerResumesAfterItsLastBatchYetLeavesNoRowBehindThatBecamePendingEarlierInTheOrder()
+    {
+        await using var api = new ServiceGeneration();
+        api.Settings["Embeddings:BackgroundWorker"] = "false";
+        using var t = await api.NewTenantAsync();
+        var items = Enumerable.Range(0, 512).Select(i => new { content = $"Routine note number {i}" }).ToList();
+        Assert.Equal(HttpStatusCode.Created, (await t.Http.PostAsJsonAsync("/v1/users/u/memories/batch", new { items }, ApiFactory.Json)).StatusCode);
+        var worker = api.Services.GetRequiredService<Reembedder>();
+
+        Assert.Equal(256, await worker.RunBatchAsync(CancellationToken.None));
+        // the first memory in id order loses its vector again, behind where the worker goes on from
+        Assert.Equal(1L, await api.QueryScalarAsync<long>(
+            "WITH u AS (UPDATE memories SET embedding = NULL, embedding_model = NULL WHERE id = (SELECT id FROM memories WHERE tenant_id = $1 ORDER BY id LIMIT 1) RETURNING 1) SELECT count(*) FROM u",
+            t.TenantId));
+        Assert.Equal(256, await worker.RunBatchAsync(CancellationToken.None));
+        Assert.Equal(1, await worker.RunBatchAsync(CancellationToken.None)); // nothing after the last batch: from the start
+        Assert.Equal(0, await worker.RunBatchAsync(CancellationToken.None));
+        var status = await ApiFactory.ReadAsync<JsonElement>(await t.Http.GetAsync("/v1/embeddings/status"));
+        Assert.Equal(0, status.GetProperty("pending").GetInt64());
+        Assert.Equal(512, status.GetProperty("current").GetInt64());
     }
 
     [Fact]

@@ -292,7 +292,7 @@ public static class LoadBenchmark
     {
         using var embedder = new HashingEmbeddingGenerator();
         var r = new Random(o.Seed);
-        var weights = new { similarity = 1.0, keyword = 0.0, recency = 0.0, importance = 0.0, activation = 0.0, context = 0.0 };
+        var weights = new { similarity = 1.0, keyword = 0.0, recency = 0.0, importance = 0.0, activation = 0.0, context = 0.0, graph = 0.0 };
         int found = 0, expected = 0;
         await using var conn = new NpgsqlConnection(pg);
         await conn.OpenAsync();
